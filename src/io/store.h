@@ -1,0 +1,138 @@
+/* store.h - the durable state of custody behind one table of callbacks:
+ * records (versioned, append-only), quarantine, per-source state (cursor),
+ * the audit log (Merkle leaves) and checkpoints. store_sqlite.c is the
+ * embedded backend; others (PostgreSQL) register the same operations.
+ *
+ * Transactions: everything a page produces (records, rejections, cursor,
+ * audit rows) is written between store_begin and store_commit; nothing is
+ * visible or durable before store_commit returns CUST_OK. On any failure
+ * inside a transaction call store_rollback: state is as before begin. */
+#ifndef CUSTODY_STORE_H
+#define CUSTODY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/buf.h"
+#include "core/err.h"
+
+typedef struct store store;
+
+typedef enum {
+    STORE_NEW = 1,       /* first version of a key / first sighting of a reject */
+    STORE_VERSION = 2,   /* changed content: a new version was appended */
+    STORE_DUPLICATE = 3  /* identical to the latest version / reject seen again */
+} store_outcome;
+
+typedef struct store_record {
+    const char *source;
+    const char *key;          /* idempotency key (JCS array text) */
+    const char *content_hash; /* hex SHA-256 of canonical */
+    const char *canonical;    /* JCS text of the normalised record */
+    size_t canonical_len;
+    const char *raw_hash;     /* hex SHA-256 of the raw bytes as received */
+    const char *fetched_at;   /* UTC RFC 3339 */
+    const char *request_id;
+    const char *cycle_id;
+    const char *config_hash;
+} store_record;
+
+typedef struct store_reject {
+    const char *source;
+    const char *recon_key;    /* hex SHA-256 of the raw record's JCS */
+    const char *raw;          /* raw bytes as received */
+    size_t raw_len;
+    const char *errors_json;  /* JSON array of {path, code, message, value} */
+    const char *seen_at;
+    const char *request_id;
+    const char *cycle_id;
+} store_reject;
+
+typedef struct store_audit {
+    const char *time;         /* UTC RFC 3339 with milliseconds */
+    const char *actor;
+    const char *action;       /* "poll.start", "record.new", ... */
+    const char *source;       /* "" when none */
+    const char *subject;      /* "" when none */
+    const char *detail;       /* JCS JSON object text */
+    const char *cycle_id;     /* "" when none */
+} store_audit;
+
+typedef struct store_source_state {
+    int exists;
+    char *cursor;             /* NULL: never advanced (owned, free()) */
+    char *last_poll_at;       /* owned, may be NULL */
+    char *last_result;        /* owned, may be NULL */
+} store_source_state;
+void store_source_state_release(store_source_state *st);
+
+/* A row handed to listing callbacks; strings valid only during the call. */
+typedef struct store_row {
+    const char *cols[16];
+    size_t lens[16];
+    int ncols;
+} store_row;
+typedef int (*store_row_cb)(void *ctx, const store_row *row); /* non-zero stops */
+
+typedef struct store_ops {
+    const char *scheme; /* "sqlite" */
+    cust_code (*open)(const char *location, store **out, struct err *e);
+    void (*close)(store *s);
+    cust_code (*begin)(store *s, struct err *e);
+    cust_code (*commit)(store *s, struct err *e);
+    void (*rollback)(store *s);
+    cust_code (*source_get)(store *s, const char *source, store_source_state *out, struct err *e);
+    cust_code (*source_set_cursor)(store *s, const char *source, const char *cursor, struct err *e);
+    cust_code (*source_set_result)(store *s, const char *source, const char *at, const char *result,
+                                   struct err *e);
+    cust_code (*record_put)(store *s, const store_record *r, store_outcome *out, int64_t *version,
+                            struct err *e);
+    cust_code (*reject_put)(store *s, const store_reject *r, store_outcome *out, int64_t *id,
+                            struct err *e);
+    cust_code (*audit_append)(store *s, const store_audit *a, int64_t *seq, struct err *e);
+    /* Record a checkpoint of the audit tree as it stands in this transaction. */
+    cust_code (*checkpoint)(store *s, const char *time, int64_t *tree_size, char root_hex[65],
+                            struct err *e);
+    /* Listings, in a stable order, for the CLI and verification. */
+    cust_code (*records_list)(store *s, const char *source, const char *key, int history,
+                              store_row_cb cb, void *ctx, struct err *e);
+    cust_code (*quarantine_list)(store *s, const char *source, int64_t id, store_row_cb cb,
+                                 void *ctx, struct err *e);
+    cust_code (*audit_list)(store *s, store_row_cb cb, void *ctx, struct err *e);
+    cust_code (*checkpoints_list)(store *s, store_row_cb cb, void *ctx, struct err *e);
+    cust_code (*sources_list)(store *s, store_row_cb cb, void *ctx, struct err *e);
+} store_ops;
+
+/* Every backend's handle starts with this. */
+struct store {
+    const store_ops *ops;
+};
+
+/* Column orders of the listings (documented contract of store_row). */
+enum { REC_SOURCE, REC_KEY, REC_VERSION, REC_HASH, REC_CANONICAL, REC_RAW_HASH, REC_FETCHED_AT,
+       REC_REQUEST_ID, REC_CYCLE, REC_CONFIG_HASH, REC_NCOLS };
+enum { QUA_ID, QUA_SOURCE, QUA_RECON, QUA_RAW, QUA_ERRORS, QUA_FIRST_SEEN, QUA_LAST_SEEN,
+       QUA_TIMES, QUA_STATUS, QUA_REQUEST_ID, QUA_CYCLE, QUA_NCOLS };
+enum { AUD_SEQ, AUD_TIME, AUD_ACTOR, AUD_ACTION, AUD_SOURCE, AUD_SUBJECT, AUD_DETAIL, AUD_CYCLE,
+       AUD_LEAF, AUD_NCOLS };
+enum { CKP_SIZE, CKP_ROOT, CKP_TIME, CKP_NCOLS };
+enum { SRC_NAME, SRC_CURSOR, SRC_LAST_POLL, SRC_LAST_RESULT, SRC_UPDATED, SRC_NCOLS };
+
+/* Open the store named by uri: "sqlite:PATH" or a bare path (SQLite).
+ * Relative paths are resolved by the caller. Returns CUST_ESTORE with e
+ * saying what failed; *out is NULL then. */
+cust_code store_open(const char *uri, store **out, struct err *e) CUST_WUR;
+void store_close(store *s); /* NULL is a no-op */
+
+/* Thin dispatchers: see store_ops. */
+static inline cust_code store_begin(store *s, struct err *e) { return s->ops->begin(s, e); }
+static inline cust_code store_commit(store *s, struct err *e) { return s->ops->commit(s, e); }
+static inline void store_rollback(store *s) { s->ops->rollback(s); }
+
+/* The canonical bytes of an audit entry, the Merkle leaf's input: the
+ * RFC 8785 form of {"action","actor","cycle","detail","seq","source",
+ * "subject","time"} with detail embedded as JSON. detail must already be JCS. */
+cust_code store_audit_entry_bytes(int64_t seq, const store_audit *a, buf *out, struct err *e) CUST_WUR;
+
+extern const store_ops store_sqlite_ops;
+
+#endif
