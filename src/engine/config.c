@@ -1,0 +1,1281 @@
+/* config.c - YAML configuration through one option table. The tables below
+ * are the single description of every option: they parse the file, fill
+ * defaults, print the effective config and generate the reference docs.
+ * Semantic checks that span options live in check_* functions. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#include "core/jcs.h"
+#include "core/json.h"
+
+typedef enum {
+    O_STR,      /* char * */
+    O_REF,      /* char *: the name of a secret's holder, never its value */
+    O_PATH,     /* char *: JSON path, checked */
+    O_ENUM,     /* char *: one of choices */
+    O_ENUMI,    /* int: index into choices */
+    O_FLAGS,    /* unsigned: bit i set for choices[i]; scalar or list */
+    O_DURATION, /* long milliseconds: "250ms", "10s", "5m", "1h", "1d" */
+    O_BYTES,    /* long bytes: "512", "64KiB", "64MiB", "1GiB" */
+    O_INT,      /* long */
+    O_SIZE,     /* size_t */
+    O_BOOL,     /* int */
+    O_NUM,      /* double */
+    O_STRLIST,  /* char ** + size_t count at n_off */
+    O_STRMAP,   /* char ** keys at off, char ** values at aux_off, size_t count at n_off */
+    O_TABLE,    /* embedded struct described by sub */
+    O_LIST,     /* array of sub structs at off, size_t count at n_off */
+    O_MAP       /* mapping name -> sub struct; array at off, count at n_off */
+} otype;
+
+#define F_REQ 0x1u    /* must be given */
+#define F_HIDDEN 0x2u /* parsed but not printed (derived) */
+
+struct otab;
+struct opt {
+    const char *name;
+    otype type;
+    size_t off;
+    const char *def;          /* default, written as in YAML */
+    unsigned flags;
+    const struct otab *sub;
+    const char *const *choices;
+    size_t n_off;
+    size_t aux_off;           /* O_STRMAP values; presence marker otherwise */
+    unsigned aux_bit;         /* when non-zero: *(unsigned *)(base + aux_off) |= aux_bit */
+    const char *help;
+};
+
+struct otab {
+    const char *name;         /* for docs: "source", "contract field" */
+    size_t size;
+    const struct opt *opts;
+    size_t nopts;
+    ptrdiff_t name_off;       /* O_MAP: where the mapping key goes, -1 none */
+    ptrdiff_t line_off;       /* int line of the node, -1 none */
+    const char *help;
+};
+
+#define N(a) (sizeof(a) / sizeof *(a))
+
+static const char *const auth_types[] = {"none", "bearer", NULL};
+static const char *const field_types[] = {"string", "number", "integer", "boolean", "datetime", "enum", NULL};
+static const char *const normalizers[] = {"trim", "lower", "upper", "utc", "collapse", NULL};
+static const char *const pager_types[] = {"cursor", "none", NULL};
+
+static const struct opt auth_opts[] = {
+    {"type", O_ENUM, offsetof(auth_cfg, type), "none", 0, NULL, auth_types, 0, 0, 0,
+     "Authentication scheme: none or bearer (Authorization: Bearer <token>)."},
+    {"token_env", O_REF, offsetof(auth_cfg, token_env), NULL, 0, NULL, NULL, 0, 0, 0,
+     "Name of the environment variable holding the token. The value is never printed or stored."},
+    {"token_file", O_REF, offsetof(auth_cfg, token_file), NULL, 0, NULL, NULL, 0, 0, 0,
+     "Path of a file holding the token (relative to the config file; should be mode 0600)."},
+};
+static const struct otab auth_tab = {"auth", sizeof(auth_cfg), auth_opts, N(auth_opts), -1,
+                                     offsetof(auth_cfg, line), "How requests authenticate."};
+
+/* The timeout and request sub-tables write into source_cfg directly. */
+static const struct opt timeout_opts[] = {
+    {"connect", O_DURATION, offsetof(source_cfg, connect_timeout_ms), "10s", 0, NULL, NULL, 0, 0, 0,
+     "Longest wait for the TCP/TLS connection."},
+    {"total", O_DURATION, offsetof(source_cfg, total_timeout_ms), "30s", 0, NULL, NULL, 0, 0, 0,
+     "Longest time for one whole request, body included."},
+};
+static const struct otab timeout_tab = {"timeout", sizeof(source_cfg), timeout_opts, N(timeout_opts),
+                                        -1, -1, "Request time limits."};
+
+static const struct opt request_opts[] = {
+    {"url", O_STR, offsetof(source_cfg, url), NULL, F_REQ, NULL, NULL, 0, 0, 0,
+     "The endpoint, http:// or https://; pagination parameters are appended to its query."},
+    {"auth", O_TABLE, offsetof(source_cfg, auth), NULL, 0, &auth_tab, NULL, 0, 0, 0,
+     "Authentication (see auth)."},
+    {"timeout", O_TABLE, 0, NULL, 0, &timeout_tab, NULL, 0, 0, 0, "Time limits (see timeout)."},
+    {"max_body", O_BYTES, offsetof(source_cfg, max_body_bytes), "64MiB", 0, NULL, NULL, 0, 0, 0,
+     "Largest response body accepted; a larger one fails the cycle with a clear error."},
+};
+static const struct otab request_tab = {"request", sizeof(source_cfg), request_opts,
+                                        N(request_opts), -1, -1, "What to fetch and how."};
+
+static const struct opt pagination_opts[] = {
+    {"type", O_ENUM, offsetof(source_cfg, pagination_type), "none", 0, NULL, pager_types, 0, 0, 0,
+     "Strategy: cursor (a next token at a JSON path, sent back as a query parameter) or none "
+     "(one response holds every record)."},
+    {"next", O_PATH, offsetof(source_cfg, pagination.next), NULL, 0, NULL, NULL, 0, 0, 0,
+     "cursor: JSON path of the next-page token in the response; null/absent/empty ends the cycle."},
+    {"param", O_STR, offsetof(source_cfg, pagination.param), "cursor", 0, NULL, NULL, 0, 0, 0,
+     "cursor: query parameter that carries the token."},
+    {"limit_param", O_STR, offsetof(source_cfg, pagination.limit_param), NULL, 0, NULL, NULL, 0, 0,
+     0, "Query parameter for the page size; unset: none is sent."},
+    {"limit", O_INT, offsetof(source_cfg, pagination.limit), "0", 0, NULL, NULL, 0, 0, 0,
+     "Page size to request (with limit_param)."},
+};
+static const struct otab pagination_tab = {"pagination", sizeof(source_cfg), pagination_opts,
+                                           N(pagination_opts), -1, -1, "How pages follow each other."};
+
+static const struct opt source_opts[] = {
+    {"name", O_STR, offsetof(source_cfg, name), NULL, F_REQ, NULL, NULL, 0, 0, 0,
+     "Unique name: letters, digits, '_', '-', '.'; used in the store and on the command line."},
+    {"request", O_TABLE, 0, NULL, F_REQ, &request_tab, NULL, 0, 0, 0, "The request (see request)."},
+    {"records", O_PATH, offsetof(source_cfg, records), "$", 0, NULL, NULL, 0, 0, 0,
+     "JSON path of the records array in each response; \"$\" for a top-level array."},
+    {"pagination", O_TABLE, 0, NULL, 0, &pagination_tab, NULL, 0, 0, 0,
+     "Pagination (see pagination)."},
+    {"contract", O_STR, offsetof(source_cfg, contract_name), NULL, F_REQ, NULL, NULL, 0, 0, 0,
+     "Name of the contract under `contracts` that every record must satisfy."},
+    {"commit_pages", O_INT, offsetof(source_cfg, commit_pages), "20", 0, NULL, NULL, 0, 0, 0,
+     "Pages per transaction (group commit). Records and cursor stay atomic; a larger value "
+     "saves fsyncs, a crash re-fetches at most this many pages."},
+    {"max_pages", O_INT, offsetof(source_cfg, max_pages), "0", 0, NULL, NULL, 0, 0, 0,
+     "Stop a cycle after this many pages (the cursor resumes next cycle); 0: no limit."},
+};
+static const struct otab source_tab = {"source", sizeof(source_cfg), source_opts, N(source_opts),
+                                       -1, offsetof(source_cfg, line), "One upstream API feed."};
+
+static const struct opt field_opts[] = {
+    {"type", O_ENUMI, offsetof(contract_field, type), "string", 0, NULL, field_types, 0, 0, 0,
+     "string, number, integer (exact 64-bit), boolean, datetime (with a zone) or enum."},
+    {"from", O_PATH, offsetof(contract_field, from), NULL, 0, NULL, NULL, 0, 0, 0,
+     "JSON path of the value in the raw record (\"contact.email\"); default: the field's name."},
+    {"required", O_BOOL, offsetof(contract_field, required), "false", 0, NULL, NULL, 0, 0, 0,
+     "Absent or null is an error (code required)."},
+    {"nullable", O_BOOL, offsetof(contract_field, nullable), "false", 0, NULL, NULL, 0, 0, 0,
+     "An explicit null is kept as null."},
+    {"sensitive", O_BOOL, offsetof(contract_field, sensitive), "false", 0, NULL, NULL, 0, 0, 0,
+     "Mask the value (***) in rejection errors."},
+    {"min_length", O_SIZE, offsetof(contract_field, min_length), NULL, 0, NULL, NULL, 0,
+     offsetof(contract_field, has_min_length), 1, "Shortest string, in code points (code length)."},
+    {"max_length", O_SIZE, offsetof(contract_field, max_length), NULL, 0, NULL, NULL, 0,
+     offsetof(contract_field, has_max_length), 1, "Longest string, in code points (code length)."},
+    {"gt", O_NUM, offsetof(contract_field, gt), NULL, 0, NULL, NULL, 0,
+     offsetof(contract_field, bounds), BOUND_GT, "Number must be greater (code range)."},
+    {"ge", O_NUM, offsetof(contract_field, ge), NULL, 0, NULL, NULL, 0,
+     offsetof(contract_field, bounds), BOUND_GE, "Number must be greater or equal."},
+    {"lt", O_NUM, offsetof(contract_field, lt), NULL, 0, NULL, NULL, 0,
+     offsetof(contract_field, bounds), BOUND_LT, "Number must be less."},
+    {"le", O_NUM, offsetof(contract_field, le), NULL, 0, NULL, NULL, 0,
+     offsetof(contract_field, bounds), BOUND_LE, "Number must be less or equal."},
+    {"pattern", O_STR, offsetof(contract_field, pattern), NULL, 0, NULL, NULL, 0, 0, 0,
+     "PCRE2 regular expression the (normalised) string must match; not anchored implicitly."},
+    {"values", O_STRLIST, offsetof(contract_field, values), NULL, 0, NULL, NULL,
+     offsetof(contract_field, nvalues), 0, 0, "enum: the allowed values."},
+    {"map", O_STRMAP, offsetof(contract_field, map_from), NULL, 0, NULL, NULL,
+     offsetof(contract_field, nmap), offsetof(contract_field, map_to), 0,
+     "Replace exact values (after normalisers), e.g. { GA-2026: GENERAL }."},
+    {"fallback", O_STR, offsetof(contract_field, fallback), NULL, 0, NULL, NULL, 0, 0, 0,
+     "enum: value used, without error, when the value is not allowed."},
+    {"normalize", O_FLAGS, offsetof(contract_field, normalize), NULL, 0, NULL, normalizers, 0, 0, 0,
+     "One or a list of: trim, collapse, lower, upper (strings), utc (datetimes)."},
+};
+static const struct otab field_tab = {"contract field", sizeof(contract_field), field_opts,
+                                      N(field_opts), offsetof(contract_field, name),
+                                      offsetof(contract_field, line), "One field of a contract."};
+
+static const struct opt contract_opts[] = {
+    {"key", O_STRLIST, offsetof(contract, key), NULL, F_REQ, NULL, NULL, offsetof(contract, nkey), 0,
+     0, "Fields forming the idempotency key (in order)."},
+    {"fields", O_MAP, offsetof(contract, fields), NULL, F_REQ, &field_tab, NULL,
+     offsetof(contract, nfields), 0, 0, "Field name -> rules (see contract field)."},
+};
+static const struct otab contract_tab = {"contract", sizeof(contract), contract_opts,
+                                         N(contract_opts), offsetof(contract, name),
+                                         offsetof(contract, line), "A data contract."};
+
+static const struct opt top_opts[] = {
+    {"store", O_STR, offsetof(config, store), "sqlite:custody.db", 0, NULL, NULL, 0, 0, 0,
+     "Where state lives: sqlite:PATH (relative to the config file)."},
+    {"actor", O_STR, offsetof(config, actor), "custody", 0, NULL, NULL, 0, 0, 0,
+     "Actor recorded in the audit log for polls."},
+    {"sources", O_LIST, offsetof(config, sources), NULL, F_REQ, &source_tab, NULL,
+     offsetof(config, nsources), 0, 0, "The feeds to poll (see source)."},
+    {"contracts", O_MAP, offsetof(config, contracts), NULL, F_REQ, &contract_tab, NULL,
+     offsetof(config, ncontracts), 0, 0, "Contract name -> contract (see contract)."},
+};
+static const struct otab top_tab = {"top level", sizeof(config), top_opts, N(top_opts), -1, -1,
+                                    "The configuration file."};
+
+/* ---- loading ------------------------------------------------------------ */
+
+struct loader {
+    yaml_document_t doc;
+    const char *file;
+    struct err *e;
+};
+
+#define AT(p, type_, off) ((type_ *)((char *)(p) + (off)))
+
+static int node_line(const yaml_node_t *n)
+{
+    return n ? (int)n->start_mark.line + 1 : 0;
+}
+
+static cust_code fail(struct loader *L, const yaml_node_t *n, const char *key, const char *fmt, ...)
+    CUST_PRINTF(4, 5);
+static cust_code fail(struct loader *L, const yaml_node_t *n, const char *key, const char *fmt, ...)
+{
+    char what[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return err_set(L->e, CUST_ECONFIG, "%s:%d: %s: %s", L->file, node_line(n), key, what);
+}
+
+/* Expand ${VAR} and ${VAR:-default}. Returns a malloc'd string or NULL with
+ * the error filled. */
+static char *expand(struct loader *L, const yaml_node_t *n, const char *key, const char *s, size_t len)
+{
+    buf b;
+    buf_init(&b, 1 << 20);
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '$' && i + 1 < len && s[i + 1] == '{') {
+            const char *end = memchr(s + i + 2, '}', len - i - 2);
+            char name[256];
+            const char *dflt = NULL, *val;
+            size_t nlen, dlen = 0;
+            if (!end) {
+                fail(L, n, key, "unterminated ${ in value; write $${ for a literal");
+                goto bad;
+            }
+            nlen = (size_t)(end - (s + i + 2));
+            for (size_t k = 0; k + 1 < nlen; k++)
+                if (s[i + 2 + k] == ':' && s[i + 3 + k] == '-') {
+                    dflt = s + i + 4 + k;
+                    dlen = nlen - k - 2;
+                    nlen = k;
+                    break;
+                }
+            if (nlen == 0 || nlen >= sizeof name) {
+                fail(L, n, key, "bad variable reference in ${...}");
+                goto bad;
+            }
+            memcpy(name, s + i + 2, nlen);
+            name[nlen] = '\0';
+            val = getenv(name);
+            if (val && *val) {
+                if (buf_adds(&b, val))
+                    goto nomem;
+            } else if (dflt) {
+                if (buf_add(&b, dflt, dlen))
+                    goto nomem;
+            } else {
+                fail(L, n, key, "environment variable %s is not set (write ${%s:-default} for a default)",
+                     name, name);
+                goto bad;
+            }
+            i = (size_t)(end - s);
+        } else if (buf_addc(&b, s[i])) {
+            goto nomem;
+        }
+    }
+    if (!b.ptr && buf_add(&b, "", 0))
+        goto nomem;
+    return buf_take(&b);
+nomem:
+    err_set(L->e, CUST_ENOMEM, "out of memory");
+bad:
+    buf_release(&b);
+    return NULL;
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
+
+static cust_code want(struct loader *L, const yaml_node_t *n, yaml_node_type_t t, const char *key)
+{
+    static const char *const names[] = {"nothing", "a value", "a list", "a mapping"};
+    if (n->type == t)
+        return CUST_OK;
+    return fail(L, n, key, "expected %s, found %s", names[t], names[n->type]);
+}
+
+static cust_code parse_duration(const char *s, long *ms)
+{
+    char *end;
+    double v;
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || errno || v < 0)
+        return CUST_ECONFIG;
+    if (strcmp(end, "ms") == 0)
+        ;
+    else if (strcmp(end, "s") == 0 || *end == '\0')
+        v *= 1000;
+    else if (strcmp(end, "m") == 0)
+        v *= 60e3;
+    else if (strcmp(end, "h") == 0)
+        v *= 3600e3;
+    else if (strcmp(end, "d") == 0)
+        v *= 86400e3;
+    else
+        return CUST_ECONFIG;
+    if (v > (double)LONG_MAX / 2)
+        return CUST_ECONFIG;
+    *ms = (long)v;
+    return CUST_OK;
+}
+
+static cust_code parse_bytes(const char *s, long *out)
+{
+    char *end;
+    double v;
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || errno || v < 0)
+        return CUST_ECONFIG;
+    if (*end == '\0' || strcmp(end, "B") == 0)
+        ;
+    else if (strcmp(end, "KiB") == 0 || strcmp(end, "K") == 0)
+        v *= 1024;
+    else if (strcmp(end, "MiB") == 0 || strcmp(end, "M") == 0)
+        v *= 1024 * 1024;
+    else if (strcmp(end, "GiB") == 0 || strcmp(end, "G") == 0)
+        v *= 1024.0 * 1024 * 1024;
+    else
+        return CUST_ECONFIG;
+    if (v > (double)LONG_MAX / 2)
+        return CUST_ECONFIG;
+    *out = (long)v;
+    return CUST_OK;
+}
+
+static cust_code parse_long(const char *s, long *out)
+{
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (end == s || *end || errno)
+        return CUST_ECONFIG;
+    *out = v;
+    return CUST_OK;
+}
+
+static cust_code parse_bool(const char *s, int *out)
+{
+    if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on")) {
+        *out = 1;
+        return CUST_OK;
+    }
+    if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off")) {
+        *out = 0;
+        return CUST_OK;
+    }
+    return CUST_ECONFIG;
+}
+
+static int choice_index(const char *const *choices, const char *s)
+{
+    for (int i = 0; choices[i]; i++)
+        if (strcmp(choices[i], s) == 0)
+            return i;
+    return -1;
+}
+
+static void choices_text(const char *const *choices, char *out, size_t n)
+{
+    size_t at = 0;
+    out[0] = '\0';
+    for (int i = 0; choices[i] && at < n; i++)
+        at += (size_t)snprintf(out + at, n - at, "%s%s", i ? ", " : "", choices[i]);
+}
+
+static cust_code load_table(struct loader *L, const struct otab *t, void *obj, yaml_node_t *map,
+                            const char *ctx);
+
+/* Apply one scalar text to an option. */
+static cust_code set_scalar(struct loader *L, const struct opt *o, void *obj, const yaml_node_t *n,
+                            const char *key, const char *text)
+{
+    char *s = NULL;
+    cust_code rc = CUST_OK;
+    char list[256];
+    if (o->type == O_REF) {
+        /* References are names, not values: never expanded, never resolved here. */
+        s = strdup(text);
+    } else {
+        s = expand(L, n, key, text, strlen(text));
+    }
+    if (!s)
+        return L->e->code ? L->e->code : CUST_ENOMEM;
+    switch (o->type) {
+    case O_STR:
+    case O_REF:
+        free(*AT(obj, char *, o->off));
+        *AT(obj, char *, o->off) = s;
+        s = NULL;
+        break;
+    case O_PATH: {
+        struct err pe = {0};
+        if (!json_path_valid(s, &pe)) {
+            rc = fail(L, n, key, "not a valid JSON path (%s); write e.g. $.data or $.meta.next", pe.msg);
+            break;
+        }
+        free(*AT(obj, char *, o->off));
+        *AT(obj, char *, o->off) = s;
+        s = NULL;
+        break;
+    }
+    case O_ENUM:
+        if (choice_index(o->choices, s) < 0) {
+            choices_text(o->choices, list, sizeof list);
+            rc = fail(L, n, key, "unknown value \"%s\"; expected one of: %s", s, list);
+            break;
+        }
+        free(*AT(obj, char *, o->off));
+        *AT(obj, char *, o->off) = s;
+        s = NULL;
+        break;
+    case O_ENUMI: {
+        int i = choice_index(o->choices, s);
+        if (i < 0) {
+            choices_text(o->choices, list, sizeof list);
+            rc = fail(L, n, key, "unknown value \"%s\"; expected one of: %s", s, list);
+            break;
+        }
+        *AT(obj, int, o->off) = i;
+        break;
+    }
+    case O_FLAGS: {
+        int i = choice_index(o->choices, s);
+        if (i < 0) {
+            choices_text(o->choices, list, sizeof list);
+            rc = fail(L, n, key, "unknown value \"%s\"; expected one of: %s", s, list);
+            break;
+        }
+        *AT(obj, unsigned, o->off) |= 1u << i;
+        break;
+    }
+    case O_DURATION:
+        if (parse_duration(s, AT(obj, long, o->off)))
+            rc = fail(L, n, key, "\"%s\" is not a duration; write e.g. 250ms, 10s, 5m, 1h", s);
+        break;
+    case O_BYTES:
+        if (parse_bytes(s, AT(obj, long, o->off)))
+            rc = fail(L, n, key, "\"%s\" is not a size; write e.g. 65536, 512KiB, 64MiB", s);
+        break;
+    case O_INT:
+        if (parse_long(s, AT(obj, long, o->off)))
+            rc = fail(L, n, key, "\"%s\" is not an integer", s);
+        break;
+    case O_SIZE: {
+        long v;
+        if (parse_long(s, &v) || v < 0)
+            rc = fail(L, n, key, "\"%s\" is not a non-negative integer", s);
+        else
+            *AT(obj, size_t, o->off) = (size_t)v;
+        break;
+    }
+    case O_BOOL:
+        if (parse_bool(s, AT(obj, int, o->off)))
+            rc = fail(L, n, key, "\"%s\" is not a boolean; write true or false", s);
+        break;
+    case O_NUM: {
+        char *end;
+        double v;
+        errno = 0;
+        v = strtod(s, &end);
+        if (end == s || *end || errno)
+            rc = fail(L, n, key, "\"%s\" is not a number", s);
+        else
+            *AT(obj, double, o->off) = v;
+        break;
+    }
+    default:
+        rc = fail(L, n, key, "expected a mapping or a list, found a value");
+    }
+    if (rc == CUST_OK && o->aux_bit)
+        *AT(obj, unsigned, o->aux_off) |= o->aux_bit;
+    free(s);
+    return rc;
+}
+
+static cust_code grow_array(void **arr, size_t *n, size_t elem)
+{
+    void *p = realloc(*arr, (*n + 1) * elem);
+    if (!p)
+        return CUST_ENOMEM;
+    memset((char *)p + *n * elem, 0, elem);
+    *arr = p;
+    (*n)++;
+    return CUST_OK;
+}
+
+static cust_code apply_defaults(struct loader *L, const struct otab *t, void *obj);
+
+static cust_code set_option(struct loader *L, const struct opt *o, void *obj, yaml_node_t *n,
+                            const char *key)
+{
+    cust_code rc;
+    switch (o->type) {
+    case O_TABLE:
+        if ((rc = want(L, n, YAML_MAPPING_NODE, key)))
+            return rc;
+        return load_table(L, o->sub, (char *)obj + o->off, n, key);
+    case O_FLAGS:
+        if (n->type == YAML_SEQUENCE_NODE) {
+            for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+                yaml_node_t *c = yaml_document_get_node(&L->doc, *it);
+                if ((rc = want(L, c, YAML_SCALAR_NODE, key)) || (rc = set_scalar(L, o, obj, c, key, scalar(c))))
+                    return rc;
+            }
+            return CUST_OK;
+        }
+        if ((rc = want(L, n, YAML_SCALAR_NODE, key)))
+            return rc;
+        return set_scalar(L, o, obj, n, key, scalar(n));
+    case O_STRLIST: {
+        char ***arr = AT(obj, char **, o->off);
+        size_t *cnt = AT(obj, size_t, o->n_off);
+        if ((rc = want(L, n, YAML_SEQUENCE_NODE, key)))
+            return rc;
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+            yaml_node_t *c = yaml_document_get_node(&L->doc, *it);
+            char *s;
+            if ((rc = want(L, c, YAML_SCALAR_NODE, key)))
+                return rc;
+            if (!(s = expand(L, c, key, scalar(c), c->data.scalar.length)))
+                return L->e->code;
+            if (grow_array((void **)arr, cnt, sizeof(char *))) {
+                free(s);
+                return err_set(L->e, CUST_ENOMEM, "out of memory");
+            }
+            (*arr)[*cnt - 1] = s;
+        }
+        return CUST_OK;
+    }
+    case O_STRMAP: {
+        char ***from = AT(obj, char **, o->off), ***to = AT(obj, char **, o->aux_off);
+        size_t *cnt = AT(obj, size_t, o->n_off);
+        if ((rc = want(L, n, YAML_MAPPING_NODE, key)))
+            return rc;
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+            yaml_node_t *k = yaml_document_get_node(&L->doc, p->key);
+            yaml_node_t *v = yaml_document_get_node(&L->doc, p->value);
+            size_t m = *cnt;
+            char *ks, *vs;
+            if ((rc = want(L, k, YAML_SCALAR_NODE, key)) || (rc = want(L, v, YAML_SCALAR_NODE, key)))
+                return rc;
+            ks = strdup(scalar(k));
+            vs = expand(L, v, key, scalar(v), v->data.scalar.length);
+            if (!ks || !vs || grow_array((void **)from, cnt, sizeof(char *)) ||
+                grow_array((void **)to, &m, sizeof(char *))) {
+                free(ks);
+                free(vs);
+                return L->e->code ? L->e->code : err_set(L->e, CUST_ENOMEM, "out of memory");
+            }
+            (*from)[*cnt - 1] = ks;
+            (*to)[m - 1] = vs;
+        }
+        return CUST_OK;
+    }
+    case O_LIST:
+    case O_MAP: {
+        void **arr = AT(obj, void *, o->off);
+        size_t *cnt = AT(obj, size_t, o->n_off);
+        int is_map = o->type == O_MAP;
+        if ((rc = want(L, n, is_map ? YAML_MAPPING_NODE : YAML_SEQUENCE_NODE, key)))
+            return rc;
+        if (is_map) {
+            for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+                yaml_node_t *k = yaml_document_get_node(&L->doc, p->key);
+                yaml_node_t *v = yaml_document_get_node(&L->doc, p->value);
+                char ctx[256];
+                void *elem;
+                if ((rc = want(L, k, YAML_SCALAR_NODE, key)))
+                    return rc;
+                snprintf(ctx, sizeof ctx, "%s.%s", key, scalar(k));
+                for (size_t i = 0; i < *cnt; i++) {
+                    char *prev = *AT((char *)*arr + i * o->sub->size, char *, (size_t)o->sub->name_off);
+                    if (strcmp(prev, scalar(k)) == 0)
+                        return fail(L, k, ctx, "declared twice");
+                }
+                if (grow_array(arr, cnt, o->sub->size))
+                    return err_set(L->e, CUST_ENOMEM, "out of memory");
+                elem = (char *)*arr + (*cnt - 1) * o->sub->size;
+                if (!(*AT(elem, char *, (size_t)o->sub->name_off) = strdup(scalar(k))))
+                    return err_set(L->e, CUST_ENOMEM, "out of memory");
+                if (o->sub->line_off >= 0)
+                    *AT(elem, int, (size_t)o->sub->line_off) = node_line(k);
+                if ((rc = apply_defaults(L, o->sub, elem)))
+                    return rc;
+                if (v->type == YAML_SCALAR_NODE && v->data.scalar.length == 0)
+                    continue; /* "name:" with nothing: all defaults */
+                if ((rc = want(L, v, YAML_MAPPING_NODE, ctx)) || (rc = load_table(L, o->sub, elem, v, ctx)))
+                    return rc;
+            }
+            return CUST_OK;
+        }
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+            yaml_node_t *c = yaml_document_get_node(&L->doc, *it);
+            char ctx[256];
+            void *elem;
+            snprintf(ctx, sizeof ctx, "%s[%zu]", key, *cnt);
+            if ((rc = want(L, c, YAML_MAPPING_NODE, ctx)))
+                return rc;
+            if (grow_array(arr, cnt, o->sub->size))
+                return err_set(L->e, CUST_ENOMEM, "out of memory");
+            elem = (char *)*arr + (*cnt - 1) * o->sub->size;
+            if (o->sub->line_off >= 0)
+                *AT(elem, int, (size_t)o->sub->line_off) = node_line(c);
+            if ((rc = apply_defaults(L, o->sub, elem)) || (rc = load_table(L, o->sub, elem, c, ctx)))
+                return rc;
+        }
+        return CUST_OK;
+    }
+    default:
+        if (n->type != YAML_SCALAR_NODE)
+            return want(L, n, YAML_SCALAR_NODE, key);
+        return set_scalar(L, o, obj, n, key, scalar(n));
+    }
+}
+
+static cust_code apply_defaults(struct loader *L, const struct otab *t, void *obj)
+{
+    for (size_t i = 0; i < t->nopts; i++) {
+        const struct opt *o = &t->opts[i];
+        cust_code rc;
+        if (o->type == O_TABLE) {
+            if ((rc = apply_defaults(L, o->sub, (char *)obj + o->off)))
+                return rc;
+        } else if (o->def) {
+            unsigned save = 0;
+            /* A default does not count as "given" for presence markers. */
+            if (o->aux_bit)
+                save = *AT(obj, unsigned, o->aux_off);
+            if ((rc = set_scalar(L, o, obj, NULL, o->name, o->def)))
+                return rc;
+            if (o->aux_bit)
+                *AT(obj, unsigned, o->aux_off) = save;
+        }
+    }
+    return CUST_OK;
+}
+
+static const struct opt *find_opt(const struct otab *t, const char *name)
+{
+    for (size_t i = 0; i < t->nopts; i++)
+        if (strcmp(t->opts[i].name, name) == 0)
+            return &t->opts[i];
+    return NULL;
+}
+
+/* Nearest option name, for "did you mean". */
+static const char *suggest(const struct otab *t, const char *name)
+{
+    const char *best = NULL;
+    size_t bestd = 3;
+    for (size_t i = 0; i < t->nopts; i++) {
+        const char *a = t->opts[i].name;
+        size_t la = strlen(a), lb = strlen(name), d;
+        size_t prev[64], cur[64];
+        if (la >= 63 || lb >= 63)
+            continue;
+        for (size_t j = 0; j <= lb; j++)
+            prev[j] = j;
+        for (size_t x = 1; x <= la; x++) {
+            cur[0] = x;
+            for (size_t j = 1; j <= lb; j++) {
+                size_t c = prev[j - 1] + (a[x - 1] != name[j - 1]);
+                if (prev[j] + 1 < c)
+                    c = prev[j] + 1;
+                if (cur[j - 1] + 1 < c)
+                    c = cur[j - 1] + 1;
+                cur[j] = c;
+            }
+            memcpy(prev, cur, (lb + 1) * sizeof *cur);
+        }
+        d = prev[lb];
+        if (d < bestd) {
+            bestd = d;
+            best = a;
+        }
+    }
+    return best;
+}
+
+static cust_code load_table(struct loader *L, const struct otab *t, void *obj, yaml_node_t *map,
+                            const char *ctx)
+{
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(&L->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(&L->doc, p->value);
+        const struct opt *o;
+        char key[256];
+        cust_code rc;
+        if (k->type != YAML_SCALAR_NODE)
+            return fail(L, k, ctx, "keys must be plain names");
+        if (ctx[0])
+            snprintf(key, sizeof key, "%s.%s", ctx, scalar(k));
+        else
+            snprintf(key, sizeof key, "%s", scalar(k));
+        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+            yaml_node_t *k2 = yaml_document_get_node(&L->doc, q->key);
+            if (k2->type == YAML_SCALAR_NODE && strcmp(scalar(k2), scalar(k)) == 0)
+                return fail(L, k, key, "given twice (first at line %d)", node_line(k2));
+        }
+        o = find_opt(t, scalar(k));
+        if (!o) {
+            const char *s = suggest(t, scalar(k));
+            if (s)
+                return fail(L, k, key, "unknown option; did you mean \"%s\"?", s);
+            return fail(L, k, key, "unknown option in %s; see docs/configuration.md", t->name);
+        }
+        if ((rc = set_option(L, o, obj, v, key)))
+            return rc;
+    }
+    for (size_t i = 0; i < t->nopts; i++) {
+        const struct opt *o = &t->opts[i];
+        int found = 0;
+        if (!(o->flags & F_REQ))
+            continue;
+        for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+            yaml_node_t *k = yaml_document_get_node(&L->doc, p->key);
+            if (strcmp(scalar(k), o->name) == 0)
+                found = 1;
+        }
+        if (!found)
+            return fail(L, map, ctx[0] ? ctx : o->name, "missing required option \"%s\" (%s)", o->name, o->help);
+    }
+    return CUST_OK;
+}
+
+/* ---- semantic checks ---------------------------------------------------- */
+
+static cust_code check_source(struct loader *L, config *c, source_cfg *s, size_t idx)
+{
+    struct err *e = L->e;
+    const char *f = L->file;
+    if (!s->name[0] || strspn(s->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") !=
+                           strlen(s->name) || s->name[0] == '.')
+        return err_set(e, CUST_ECONFIG,
+                       "%s:%d: sources[%zu].name: \"%s\" is not a valid name; use letters, digits, '_', '-', '.'",
+                       f, s->line, idx, s->name);
+    for (size_t j = 0; j < idx; j++)
+        if (strcmp(c->sources[j].name, s->name) == 0)
+            return err_set(e, CUST_ECONFIG, "%s:%d: sources[%zu].name: \"%s\" is already used at line %d",
+                           f, s->line, idx, s->name, c->sources[j].line);
+    if (strncmp(s->url, "http://", 7) != 0 && strncmp(s->url, "https://", 8) != 0)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.request.url: \"%s\" must start with http:// or https://",
+                       f, s->line, s->name, s->url);
+    if (strcmp(s->auth.type, "bearer") == 0) {
+        if (!!s->auth.token_env == !!s->auth.token_file)
+            return err_set(e, CUST_ECONFIG,
+                           "%s:%d: %s.request.auth: bearer needs exactly one of token_env or token_file "
+                           "(secrets are given by reference, never inline)",
+                           f, s->auth.line ? s->auth.line : s->line, s->name);
+    }
+    s->pagination.ops = paginate_lookup(s->pagination_type);
+    s->pagination.records = s->records;
+    if (s->pagination.ops == &pager_cursor && !s->pagination.next)
+        return err_set(e, CUST_ECONFIG,
+                       "%s:%d: %s.pagination.next: type cursor needs the JSON path of the next token "
+                       "(e.g. next: $.next_cursor)",
+                       f, s->line, s->name);
+    if (s->commit_pages < 1 || s->commit_pages > 10000)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.commit_pages: %ld is out of range 1..10000", f,
+                       s->line, s->name, s->commit_pages);
+    if (s->max_pages < 0 || s->pagination.limit < 0)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s: max_pages and pagination.limit must not be negative",
+                       f, s->line, s->name);
+    if (s->connect_timeout_ms <= 0 || s->total_timeout_ms <= 0)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.request.timeout: timeouts must be positive", f,
+                       s->line, s->name);
+    if (s->max_body_bytes < 1024)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.request.max_body: must be at least 1KiB", f,
+                       s->line, s->name);
+    for (size_t j = 0; j < c->ncontracts; j++)
+        if (strcmp(c->contracts[j].name, s->contract_name) == 0)
+            s->contract = &c->contracts[j];
+    if (!s->contract)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.contract: no contract named \"%s\" under contracts",
+                       f, s->line, s->name, s->contract_name);
+    return CUST_OK;
+}
+
+static cust_code check_config(struct loader *L, config *c)
+{
+    cust_code rc;
+    if (c->nsources == 0)
+        return err_set(L->e, CUST_ECONFIG, "%s:1: sources: at least one source is needed", L->file);
+    for (size_t i = 0; i < c->ncontracts; i++) {
+        struct err ce = {0};
+        if (contract_compile(&c->contracts[i], &ce))
+            return err_set(L->e, CUST_ECONFIG, "%s:%d: contracts.%s: %s", L->file, c->contracts[i].line,
+                           c->contracts[i].name, ce.msg);
+    }
+    for (size_t i = 0; i < c->nsources; i++)
+        if ((rc = check_source(L, c, &c->sources[i], i)))
+            return rc;
+    if (strncmp(c->store, "sqlite:", 7) != 0)
+        return err_set(L->e, CUST_ECONFIG, "%s:1: store: \"%s\" is not supported; write sqlite:PATH",
+                       L->file, c->store);
+    return CUST_OK;
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    if (slash == path)
+        return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+cust_code config_load_string(const char *text, size_t len, const char *name, config **out,
+                             struct err *e)
+{
+    yaml_parser_t parser;
+    struct loader L;
+    config *c = NULL;
+    yaml_node_t *root;
+    cust_code rc = CUST_OK;
+    int have_doc = 0;
+
+    *out = NULL;
+    memset(&L, 0, sizeof L);
+    L.file = name;
+    L.e = e;
+    if (!yaml_parser_initialize(&parser))
+        return err_set(e, CUST_ENOMEM, "out of memory");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &L.doc)) {
+        rc = err_set(e, CUST_ECONFIG, "%s:%zu: YAML syntax error: %s%s%s", name,
+                     parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown",
+                     parser.context ? " " : "", parser.context ? parser.context : "");
+        goto out;
+    }
+    have_doc = 1;
+    root = yaml_document_get_root_node(&L.doc);
+    if (!root) {
+        rc = err_set(e, CUST_ECONFIG, "%s:1: the file is empty; see examples/ for a starting point", name);
+        goto out;
+    }
+    if (!(c = calloc(1, sizeof *c))) {
+        rc = err_set(e, CUST_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = want(&L, root, YAML_MAPPING_NODE, "top level")) || (rc = apply_defaults(&L, &top_tab, c)) ||
+        (rc = load_table(&L, &top_tab, c, root, "")) || (rc = check_config(&L, c)))
+        goto out;
+    if (!(c->path = strdup(name)) || !(c->dir = dir_of(name))) {
+        rc = err_set(e, CUST_ENOMEM, "out of memory");
+        goto out;
+    }
+    jcs_sha256_hex(text, len, c->hash);
+    *out = c;
+    c = NULL;
+out:
+    config_free(c);
+    if (have_doc)
+        yaml_document_delete(&L.doc);
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+cust_code config_load(const char *path, config **out, struct err *e)
+{
+    FILE *f = fopen(path, "rb");
+    buf b;
+    char chunk[65536];
+    size_t n;
+    cust_code rc;
+    *out = NULL;
+    if (!f)
+        return err_setc(e, errno == ENOENT ? CUST_ECONFIG : CUST_EIO, errno,
+                        "%s: cannot open config: %s%s", path, strerror(errno),
+                        errno == ENOENT ? " (give one with -c FILE or $CUSTODY_CONFIG; examples/ has samples)" : "");
+    buf_init(&b, 16u << 20);
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_add(&b, chunk, n)) {
+            fclose(f);
+            buf_release(&b);
+            return err_set(e, CUST_ECONFIG, "%s: config file larger than 16 MiB", path);
+        }
+    if (ferror(f)) {
+        rc = err_setc(e, CUST_EIO, errno, "%s: read error: %s", path, strerror(errno));
+        fclose(f);
+        buf_release(&b);
+        return rc;
+    }
+    fclose(f);
+    rc = config_load_string(buf_str(&b), b.len, path, out, e);
+    buf_release(&b);
+    return rc;
+}
+
+static void free_table(const struct otab *t, void *obj)
+{
+    for (size_t i = 0; i < t->nopts; i++) {
+        const struct opt *o = &t->opts[i];
+        switch (o->type) {
+        case O_STR:
+        case O_REF:
+        case O_PATH:
+        case O_ENUM:
+            free(*AT(obj, char *, o->off));
+            *AT(obj, char *, o->off) = NULL;
+            break;
+        case O_TABLE:
+            free_table(o->sub, (char *)obj + o->off);
+            break;
+        case O_STRLIST:
+        case O_STRMAP: {
+            size_t n = *AT(obj, size_t, o->n_off);
+            char **a = *AT(obj, char **, o->off);
+            for (size_t k = 0; k < n; k++)
+                free(a[k]);
+            free(a);
+            *AT(obj, char **, o->off) = NULL;
+            if (o->type == O_STRMAP) {
+                a = *AT(obj, char **, o->aux_off);
+                for (size_t k = 0; k < n; k++)
+                    free(a ? a[k] : NULL);
+                free(a);
+                *AT(obj, char **, o->aux_off) = NULL;
+            }
+            *AT(obj, size_t, o->n_off) = 0;
+            break;
+        }
+        case O_LIST:
+        case O_MAP: {
+            size_t n = *AT(obj, size_t, o->n_off);
+            char *a = *AT(obj, char *, o->off);
+            for (size_t k = 0; k < n; k++) {
+                free_table(o->sub, a + k * o->sub->size);
+                if (o->sub->name_off >= 0)
+                    free(*AT(a + k * o->sub->size, char *, (size_t)o->sub->name_off));
+            }
+            free(a);
+            *AT(obj, char *, o->off) = NULL;
+            *AT(obj, size_t, o->n_off) = 0;
+            break;
+        }
+        default:
+            break;
+        }
+    }
+}
+
+void config_free(config *c)
+{
+    if (!c)
+        return;
+    /* contract_release owns the contracts' strings and compiled patterns. */
+    for (size_t i = 0; i < c->ncontracts; i++)
+        contract_release(&c->contracts[i]);
+    free(c->contracts);
+    c->contracts = NULL;
+    c->ncontracts = 0;
+    free_table(&top_tab, c);
+    free(c->path);
+    free(c->dir);
+    free(c);
+}
+
+source_cfg *config_source(config *c, const char *name)
+{
+    for (size_t i = 0; i < c->nsources; i++)
+        if (strcmp(c->sources[i].name, name) == 0)
+            return &c->sources[i];
+    return NULL;
+}
+
+char *config_store_uri(const config *c)
+{
+    const char *p = c->store + 7; /* after "sqlite:" */
+    buf b;
+    buf_init(&b, 8192);
+    if (p[0] != '/' && strcmp(c->dir, ".") != 0) {
+        if (buf_adds(&b, c->dir) || buf_addc(&b, '/'))
+            goto nomem;
+    }
+    if (buf_adds(&b, p))
+        goto nomem;
+    return buf_take(&b);
+nomem:
+    buf_release(&b);
+    return NULL;
+}
+
+cust_code config_read_secret(const source_cfg *s, buf *out, struct err *e)
+{
+    buf_reset(out);
+    if (s->auth.token_env) {
+        const char *v = getenv(s->auth.token_env);
+        if (!v || !*v)
+            return err_set(e, CUST_ECONFIG,
+                           "source %s: auth.token_env: environment variable %s is not set; export it "
+                           "before running custody",
+                           s->name, s->auth.token_env);
+        if (buf_adds(out, v))
+            return err_set(e, CUST_ECONFIG, "source %s: auth.token_env: %s holds an over-long token",
+                           s->name, s->auth.token_env);
+    } else if (s->auth.token_file) {
+        FILE *f = fopen(s->auth.token_file, "rb");
+        char chunk[4096];
+        size_t n;
+        if (!f)
+            return err_setc(e, CUST_ECONFIG, errno, "source %s: auth.token_file: cannot open %s: %s",
+                            s->name, s->auth.token_file, strerror(errno));
+        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+            if (buf_add(out, chunk, n)) {
+                fclose(f);
+                return err_set(e, CUST_ECONFIG, "source %s: auth.token_file: %s is too large for a token",
+                               s->name, s->auth.token_file);
+            }
+        fclose(f);
+        while (out->len && (out->ptr[out->len - 1] == '\n' || out->ptr[out->len - 1] == '\r'))
+            out->ptr[--out->len] = '\0';
+        if (!out->len)
+            return err_set(e, CUST_ECONFIG, "source %s: auth.token_file: %s is empty", s->name,
+                           s->auth.token_file);
+    }
+    for (size_t i = 0; i < out->len; i++)
+        if ((unsigned char)out->ptr[i] < 0x20 || out->ptr[i] == 0x7f)
+            return err_set(e, CUST_ECONFIG,
+                           "source %s: the token holds a control character; it would corrupt the "
+                           "request header",
+                           s->name);
+    return CUST_OK;
+}
+
+/* ---- printing ----------------------------------------------------------- */
+
+static void print_str(FILE *out, const char *s)
+{
+    buf b;
+    buf_init(&b, 1 << 20);
+    if (json_write_string(&b, s, strlen(s)) == CUST_OK)
+        fputs(buf_str(&b), out);
+    buf_release(&b);
+}
+
+static void indent(FILE *out, int n)
+{
+    for (int i = 0; i < n; i++)
+        fputc(' ', out);
+}
+
+static void print_table(FILE *out, const struct otab *t, const void *obj, int ind, int first_dash);
+
+static void print_opt(FILE *out, const struct opt *o, const void *obj, int ind, int *dash)
+{
+    const char *s;
+#define PREFIX() do { if (*dash) { indent(out, ind - 2); fputs("- ", out); *dash = 0; } else indent(out, ind); } while (0)
+    if (o->flags & F_HIDDEN)
+        return;
+    if (o->aux_bit && o->type != O_STRMAP && !(*AT((void *)obj, unsigned, o->aux_off) & o->aux_bit))
+        return;
+    switch (o->type) {
+    case O_STR:
+    case O_REF:
+    case O_PATH:
+    case O_ENUM:
+        s = *AT((void *)obj, char *, o->off);
+        if (!s)
+            return;
+        PREFIX();
+        fprintf(out, "%s: ", o->name);
+        print_str(out, s);
+        fputc('\n', out);
+        return;
+    case O_ENUMI:
+        PREFIX();
+        fprintf(out, "%s: %s\n", o->name, o->choices[*AT((void *)obj, int, o->off)]);
+        return;
+    case O_FLAGS: {
+        unsigned v = *AT((void *)obj, unsigned, o->off);
+        int k = 0;
+        if (!v)
+            return;
+        PREFIX();
+        fprintf(out, "%s: [", o->name);
+        for (int i = 0; o->choices[i]; i++)
+            if (v & (1u << i))
+                fprintf(out, "%s%s", k++ ? ", " : "", o->choices[i]);
+        fputs("]\n", out);
+        return;
+    }
+    case O_DURATION:
+        PREFIX();
+        fprintf(out, "%s: %ldms\n", o->name, *AT((void *)obj, long, o->off));
+        return;
+    case O_BYTES:
+    case O_INT:
+        PREFIX();
+        fprintf(out, "%s: %ld\n", o->name, *AT((void *)obj, long, o->off));
+        return;
+    case O_SIZE:
+        PREFIX();
+        fprintf(out, "%s: %zu\n", o->name, *AT((void *)obj, size_t, o->off));
+        return;
+    case O_BOOL:
+        PREFIX();
+        fprintf(out, "%s: %s\n", o->name, *AT((void *)obj, int, o->off) ? "true" : "false");
+        return;
+    case O_NUM:
+        PREFIX();
+        fprintf(out, "%s: %.17g\n", o->name, *AT((void *)obj, double, o->off));
+        return;
+    case O_STRLIST: {
+        size_t n = *AT((void *)obj, size_t, o->n_off);
+        char **a = *AT((void *)obj, char **, o->off);
+        if (!n)
+            return;
+        PREFIX();
+        fprintf(out, "%s: [", o->name);
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                fputs(", ", out);
+            print_str(out, a[i]);
+        }
+        fputs("]\n", out);
+        return;
+    }
+    case O_STRMAP: {
+        size_t n = *AT((void *)obj, size_t, o->n_off);
+        char **a = *AT((void *)obj, char **, o->off), **b = *AT((void *)obj, char **, o->aux_off);
+        if (!n)
+            return;
+        PREFIX();
+        fprintf(out, "%s: {", o->name);
+        for (size_t i = 0; i < n; i++) {
+            fputs(i ? ", " : " ", out);
+            print_str(out, a[i]);
+            fputs(": ", out);
+            print_str(out, b[i]);
+        }
+        fputs(" }\n", out);
+        return;
+    }
+    case O_TABLE:
+        PREFIX();
+        fprintf(out, "%s:\n", o->name);
+        print_table(out, o->sub, (const char *)obj + o->off, ind + 2, 0);
+        return;
+    case O_LIST:
+    case O_MAP: {
+        size_t n = *AT((void *)obj, size_t, o->n_off);
+        const char *a = *AT((void *)obj, char *, o->off);
+        PREFIX();
+        fprintf(out, "%s:\n", o->name);
+        for (size_t i = 0; i < n; i++) {
+            const void *elem = a + i * o->sub->size;
+            if (o->type == O_MAP) {
+                indent(out, ind + 2);
+                print_str(out, *AT((void *)elem, char *, (size_t)o->sub->name_off));
+                fputs(":\n", out);
+                print_table(out, o->sub, elem, ind + 4, 0);
+            } else {
+                print_table(out, o->sub, elem, ind + 4, 1);
+            }
+        }
+        return;
+    }
+    }
+#undef PREFIX
+}
+
+static void print_table(FILE *out, const struct otab *t, const void *obj, int ind, int first_dash)
+{
+    int dash = first_dash;
+    for (size_t i = 0; i < t->nopts; i++)
+        print_opt(out, &t->opts[i], obj, ind, &dash);
+}
+
+void config_print(const config *c, FILE *out)
+{
+    fprintf(out, "# effective configuration of %s (sha256 %s)\n", c->path, c->hash);
+    fputs("# secrets are shown by reference only\n", out);
+    print_table(out, &top_tab, c, 0, 0);
+}
+
+static const char *type_doc(otype t)
+{
+    switch (t) {
+    case O_STR: return "string";
+    case O_REF: return "secret reference";
+    case O_PATH: return "JSON path";
+    case O_ENUM:
+    case O_ENUMI: return "one of";
+    case O_FLAGS: return "list of";
+    case O_DURATION: return "duration";
+    case O_BYTES: return "size";
+    case O_INT:
+    case O_SIZE: return "integer";
+    case O_BOOL: return "boolean";
+    case O_NUM: return "number";
+    case O_STRLIST: return "list of strings";
+    case O_STRMAP: return "mapping of strings";
+    case O_TABLE: return "mapping";
+    case O_LIST: return "list";
+    case O_MAP: return "mapping of name to";
+    }
+    return "";
+}
+
+static void reference_table(FILE *out, const struct otab *t, const char *where)
+{
+    fprintf(out, "## %s\n\n%s", where, t->help);
+    fputs("\n\n| option | type | default | meaning |\n|---|---|---|---|\n", out);
+    for (size_t i = 0; i < t->nopts; i++) {
+        const struct opt *o = &t->opts[i];
+        char ty[256];
+        snprintf(ty, sizeof ty, "%s", type_doc(o->type));
+        if (o->choices) {
+            size_t at = strlen(ty);
+            at += (size_t)snprintf(ty + at, sizeof ty - at, " ");
+            choices_text(o->choices, ty + at, sizeof ty - at);
+        }
+        if (o->sub)
+            snprintf(ty + strlen(ty), sizeof ty - strlen(ty), " %s", o->sub->name);
+        fprintf(out, "| `%s` | %s | %s%s%s | %s%s |\n", o->name, ty, o->def ? "`" : "",
+                o->def ? o->def : (o->flags & F_REQ ? "required" : "—"), o->def ? "`" : "",
+                o->help, "");
+    }
+    fputc('\n', out);
+    for (size_t i = 0; i < t->nopts; i++) {
+        const struct opt *o = &t->opts[i];
+        char sub[256];
+        if (!o->sub)
+            continue;
+        if (o->type == O_MAP)
+            snprintf(sub, sizeof sub, "%s.*", where);
+        else
+            snprintf(sub, sizeof sub, "%s%s%s", strcmp(where, "top level") ? where : "",
+                     strcmp(where, "top level") ? "." : "", o->name);
+        if (o->type == O_MAP || o->type == O_LIST) {
+            snprintf(sub, sizeof sub, "%s", o->sub->name);
+        }
+        reference_table(out, o->sub, sub);
+    }
+}
+
+void config_reference(FILE *out)
+{
+    fputs("# Configuration reference\n\n"
+          "Generated by `custody check --reference` from the option table in src/engine/config.c; "
+          "do not edit by hand.\n\n"
+          "custody reads YAML. Errors name `file:line: key: what is wrong`. Values may use "
+          "`${VAR}` or `${VAR:-default}` to take text from the environment, except secret "
+          "references, which name where a secret is and are never expanded, printed with its "
+          "value, logged or stored.\n\n"
+          "Durations: `250ms`, `10s`, `5m`, `1h`, `1d` (a bare number is seconds). Sizes: `65536`, "
+          "`512KiB`, `64MiB`, `1GiB`.\n\n",
+          out);
+    reference_table(out, &top_tab, "top level");
+}

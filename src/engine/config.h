@@ -1,0 +1,79 @@
+/* config.h - custody's configuration: the structures the YAML file fills
+ * and the one option table that parses it, prints it (`custody check`) and
+ * generates docs/configuration.md. Secrets are held only as references
+ * (environment variable or file name); their values are read at use. */
+#ifndef CUSTODY_CONFIG_H
+#define CUSTODY_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include "core/buf.h"
+#include "core/contract.h"
+#include "core/err.h"
+#include "core/paginate.h"
+
+typedef struct auth_cfg {
+    char *type;        /* "none", "bearer" */
+    char *token_env;   /* name of the environment variable holding the secret */
+    char *token_file;  /* path of a file holding the secret */
+    int line;
+} auth_cfg;
+
+typedef struct source_cfg {
+    char *name;
+    char *url;
+    auth_cfg auth;
+    long connect_timeout_ms;
+    long total_timeout_ms;
+    long max_body_bytes;
+    char *records;        /* JSON path of the records array */
+    char *pagination_type;
+    paginate_cfg pagination;
+    char *contract_name;
+    const contract *contract; /* resolved; points into config.contracts */
+    long commit_pages;    /* pages per transaction (group commit) */
+    long max_pages;       /* per cycle; 0 = unbounded */
+    int line;
+} source_cfg;
+
+typedef struct config {
+    char *path;           /* file the config came from ("(embedded)" for none) */
+    char *dir;            /* its directory: relative paths resolve from here */
+    char *store;          /* "sqlite:custody.db" */
+    char *actor;          /* default actor of polls */
+    source_cfg *sources;
+    size_t nsources;
+    contract *contracts;
+    size_t ncontracts;
+    char hash[65];        /* SHA-256 of the file's bytes */
+} config;
+
+/* Load and validate a config file. On failure returns CUST_ECONFIG (or
+ * CUST_EIO when unreadable) with e reading "FILE:LINE: key: what is wrong"
+ * and *out NULL. ${VAR} and ${VAR:-default} in values are expanded from the
+ * environment, except in secret references. */
+cust_code config_load(const char *path, config **out, struct err *e) CUST_WUR;
+/* Same from a string (the embedded demo config, tests); name is used in messages. */
+cust_code config_load_string(const char *text, size_t len, const char *name, config **out,
+                             struct err *e) CUST_WUR;
+void config_free(config *c); /* NULL is a no-op */
+
+/* Find a source; NULL if absent. */
+source_cfg *config_source(config *c, const char *name);
+
+/* Print the effective configuration (defaults filled in) as YAML. Secret
+ * references are printed, secret values never. */
+void config_print(const config *c, FILE *out);
+/* Print the configuration reference (Markdown) generated from the table. */
+void config_reference(FILE *out);
+
+/* Resolve the store location to a path (relative to the config's dir).
+ * Returns a malloc'd string. */
+char *config_store_uri(const config *c);
+
+/* Read a source's secret token into out (bounded, trailing newline
+ * stripped). CUST_ECONFIG with a message naming the reference (never the
+ * value) when unset/unreadable. */
+cust_code config_read_secret(const source_cfg *s, buf *out, struct err *e) CUST_WUR;
+
+#endif

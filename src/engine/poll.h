@@ -1,0 +1,44 @@
+/* poll.h - one poll cycle of one source: fetch pages, apply the contract,
+ * and commit records, rejections, cursor and audit entries together. */
+#ifndef CUSTODY_POLL_H
+#define CUSTODY_POLL_H
+
+#include "config.h"
+#include "io/http.h"
+#include "io/store.h"
+
+typedef struct poll_summary {
+    char source[128];
+    char cycle[33];
+    long pages;
+    long fetched;
+    long stored_new;     /* first version of a key */
+    long new_versions;   /* changed records */
+    long duplicates;     /* unchanged, counted */
+    long quarantined;    /* rejected (first sighting + seen again) */
+    long quarantine_new; /* of which first sighting */
+    double seconds;
+    cust_code result;
+    char error[1024];    /* when result != CUST_OK */
+} poll_summary;
+
+/* The clock the engine reads; tests may inject a fixed one. Writes a UTC
+ * RFC 3339 time with milliseconds ("2026-11-24T10:00:00.123Z"). */
+typedef void (*poll_clock)(char out[32]);
+void poll_clock_real(char out[32]);
+
+typedef struct poll_opts {
+    const char *actor;
+    poll_clock clock;     /* NULL: real time */
+} poll_opts;
+
+/* Run one cycle. Complete pages are committed as they go (commit_pages per
+ * transaction); on failure the open transaction is rolled back, so the
+ * cursor never passes uncommitted data, and a poll.end entry records the
+ * failure. sum is always filled. Returns the failure code (also in
+ * sum->result): CUST_EHTTP/CUST_EUPSTREAM/CUST_EJSON/CUST_ELIMIT for
+ * upstream trouble, CUST_ECONFIG for a missing secret, CUST_ESTORE. */
+cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_client *http,
+                      const poll_opts *o, poll_summary *sum, struct err *e) CUST_WUR;
+
+#endif

@@ -1,0 +1,631 @@
+/* store_sqlite.c - the embedded store: one SQLite file in WAL mode with
+ * synchronous=FULL, so a commit is on disk when custody says so. Records,
+ * audit entries and checkpoints are append-only (triggers refuse UPDATE and
+ * DELETE); the audit Merkle frontier is kept beside them in the same
+ * transaction so a checkpoint never rereads the log. */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+
+#include "core/jcs.h"
+#include "core/json.h"
+#include "core/merkle.h"
+
+#define SCHEMA_VERSION "1"
+
+enum {
+    ST_HEAD, ST_INS_REC, ST_INS_REJ, ST_INS_AUD, ST_SRC_GET, ST_SRC_CUR, ST_SRC_RES, ST_FRONT_PUT,
+    ST_FRONT_DEL, ST_META_PUT, ST_CKP, ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_HEAD] = "SELECT version, content_hash FROM records WHERE source=?1 AND key=?2 "
+                "ORDER BY version DESC LIMIT 1",
+    [ST_INS_REC] = "INSERT INTO records(source,key,version,content_hash,canonical,raw_hash,"
+                   "fetched_at,request_id,cycle_id,config_hash) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+    [ST_INS_REJ] = "INSERT INTO quarantine(source,recon_key,raw,errors,first_seen,last_seen,"
+                   "times_seen,status,request_id,cycle_id) VALUES(?1,?2,?3,?4,?5,?5,1,'open',?6,?7) "
+                   "ON CONFLICT(source,recon_key) DO UPDATE SET last_seen=excluded.last_seen, "
+                   "times_seen=times_seen+1 RETURNING id, times_seen",
+    [ST_INS_AUD] = "INSERT INTO audit(seq,time,actor,action,source,subject,detail,cycle_id,leaf_hash) "
+                   "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+    [ST_SRC_GET] = "SELECT cursor, last_poll_at, last_result FROM sources WHERE name=?1",
+    [ST_SRC_CUR] = "INSERT INTO sources(name,cursor,updated_at) VALUES(?1,?2,strftime('%Y-%m-%dT%H:%M:%fZ','now')) "
+                   "ON CONFLICT(name) DO UPDATE SET cursor=excluded.cursor, updated_at=excluded.updated_at",
+    [ST_SRC_RES] = "INSERT INTO sources(name,last_poll_at,last_result,updated_at) VALUES(?1,?2,?3,?2) "
+                   "ON CONFLICT(name) DO UPDATE SET last_poll_at=excluded.last_poll_at, "
+                   "last_result=excluded.last_result, updated_at=excluded.updated_at",
+    [ST_FRONT_PUT] = "INSERT OR REPLACE INTO audit_frontier(level, hash) VALUES(?1, ?2)",
+    [ST_FRONT_DEL] = "DELETE FROM audit_frontier WHERE level >= ?1",
+    [ST_META_PUT] = "INSERT OR REPLACE INTO meta(k, v) VALUES(?1, ?2)",
+    [ST_CKP] = "INSERT INTO checkpoints(tree_size, root, time) VALUES(?1, ?2, ?3)",
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS sources(name TEXT PRIMARY KEY, cursor TEXT, last_poll_at TEXT,"
+    " last_result TEXT, updated_at TEXT);"
+    "CREATE TABLE IF NOT EXISTS records(id INTEGER PRIMARY KEY, source TEXT NOT NULL,"
+    " key TEXT NOT NULL, version INTEGER NOT NULL CHECK(version >= 1), content_hash TEXT NOT NULL,"
+    " canonical TEXT NOT NULL, raw_hash TEXT NOT NULL, fetched_at TEXT NOT NULL,"
+    " request_id TEXT NOT NULL, cycle_id TEXT NOT NULL, config_hash TEXT NOT NULL,"
+    " UNIQUE(source, key, version));"
+    "CREATE TABLE IF NOT EXISTS quarantine(id INTEGER PRIMARY KEY, source TEXT NOT NULL,"
+    " recon_key TEXT NOT NULL, raw BLOB NOT NULL, errors TEXT NOT NULL, first_seen TEXT NOT NULL,"
+    " last_seen TEXT NOT NULL, times_seen INTEGER NOT NULL, status TEXT NOT NULL,"
+    " request_id TEXT, cycle_id TEXT, resolved_by TEXT, resolved_at TEXT, resolved_why TEXT,"
+    " UNIQUE(source, recon_key));"
+    "CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY, time TEXT NOT NULL,"
+    " actor TEXT NOT NULL, action TEXT NOT NULL, source TEXT NOT NULL, subject TEXT NOT NULL,"
+    " detail TEXT NOT NULL, cycle_id TEXT NOT NULL, leaf_hash TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS checkpoints(tree_size INTEGER PRIMARY KEY, root TEXT NOT NULL,"
+    " time TEXT NOT NULL, signature TEXT);"
+    "CREATE TABLE IF NOT EXISTS audit_frontier(level INTEGER PRIMARY KEY, hash TEXT NOT NULL);"
+    /* History is never overwritten (21 CFR 11.10(e)). */
+    "CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records BEGIN"
+    " SELECT RAISE(ABORT, 'custody: records are append-only: a change is a new version'); END;"
+    "CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records BEGIN"
+    " SELECT RAISE(ABORT, 'custody: records are append-only: use the audited retention purge'); END;"
+    "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN"
+    " SELECT RAISE(ABORT, 'custody: the audit log is append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN"
+    " SELECT RAISE(ABORT, 'custody: the audit log is append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints BEGIN"
+    " SELECT RAISE(ABORT, 'custody: checkpoints are append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints BEGIN"
+    " SELECT RAISE(ABORT, 'custody: checkpoints are append-only'); END;";
+
+typedef struct sqlite_store {
+    struct store base;
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *st[ST_COUNT];
+    int in_tx;
+    merkle_frontier front;      /* as of the open transaction */
+    merkle_frontier front_saved; /* as of its begin, restored on rollback */
+    buf entry;                  /* scratch for audit entry bytes */
+} sqlite_store;
+
+static cust_code db_err(sqlite_store *s, struct err *e, const char *what)
+{
+    int ext = sqlite3_extended_errcode(s->db);
+    return err_setc(e, CUST_ESTORE, ext, "store %s: %s: %s (SQLite error %d)", s->path, what,
+                    sqlite3_errmsg(s->db), ext);
+}
+
+static cust_code exec(sqlite_store *s, const char *sql, struct err *e)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        cust_code c = err_setc(e, CUST_ESTORE, sqlite3_extended_errcode(s->db), "store %s: %s",
+                               s->path, msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return c;
+    }
+    return CUST_OK;
+}
+
+static sqlite3_stmt *stmt(sqlite_store *s, int which)
+{
+    sqlite3_stmt *st = s->st[which];
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC);
+}
+
+static cust_code load_frontier(sqlite_store *s, struct err *e)
+{
+    sqlite3_stmt *st = NULL;
+    sqlite3_int64 size = 0, maxseq = 0;
+    int rc;
+    merkle_frontier_init(&s->front);
+    if (sqlite3_prepare_v2(s->db, "SELECT (SELECT v FROM meta WHERE k='frontier_size'),"
+                                  " (SELECT coalesce(max(seq),0) FROM audit)", -1, &st, NULL) != SQLITE_OK)
+        return db_err(s, e, "reading the audit frontier");
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        size = sqlite3_column_int64(st, 0);
+        maxseq = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (size != maxseq) {
+        /* The frontier and the log are written in one transaction, so this
+         * only happens after someone edited the file: rebuild from leaves. */
+        if (sqlite3_prepare_v2(s->db, "SELECT leaf_hash FROM audit ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
+            return db_err(s, e, "rebuilding the audit frontier");
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            unsigned char leaf[MERKLE_HASH];
+            const char *hex = (const char *)sqlite3_column_text(st, 0);
+            if (!hex || !merkle_unhex(hex, leaf)) {
+                sqlite3_finalize(st);
+                return err_set(e, CUST_ESTORE, "store %s: audit leaf hash is malformed; run custody audit verify",
+                               s->path);
+            }
+            merkle_frontier_push(&s->front, leaf);
+        }
+        sqlite3_finalize(st);
+        return CUST_OK;
+    }
+    if (sqlite3_prepare_v2(s->db, "SELECT hash FROM audit_frontier ORDER BY level", -1, &st, NULL) != SQLITE_OK)
+        return db_err(s, e, "reading the audit frontier");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && s->front.n < MERKLE_MAX_LEVELS) {
+        const char *hex = (const char *)sqlite3_column_text(st, 0);
+        if (!hex || !merkle_unhex(hex, s->front.h[s->front.n])) {
+            sqlite3_finalize(st);
+            return err_set(e, CUST_ESTORE, "store %s: audit frontier is malformed", s->path);
+        }
+        s->front.n++;
+    }
+    sqlite3_finalize(st);
+    s->front.size = (uint64_t)size;
+    {
+        int bits = 0;
+        for (uint64_t v = s->front.size; v; v &= v - 1)
+            bits++;
+        if (bits != s->front.n)
+            return err_set(e, CUST_ESTORE, "store %s: audit frontier does not match its size", s->path);
+    }
+    return CUST_OK;
+}
+
+static void sq_close(store *base)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    if (!s)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    if (s->in_tx)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(s->db);
+    buf_release(&s->entry);
+    free(s->path);
+    free(s);
+}
+
+static cust_code sq_open(const char *location, store **out, struct err *e)
+{
+    sqlite_store *s = calloc(1, sizeof *s);
+    cust_code rc;
+    *out = NULL;
+    if (!s || !(s->path = strdup(location))) {
+        free(s);
+        return err_set(e, CUST_ENOMEM, "out of memory");
+    }
+    s->base.ops = &store_sqlite_ops;
+    buf_init(&s->entry, 64u << 20);
+    if (sqlite3_open_v2(location, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        rc = s->db ? db_err(s, e, "cannot open") : err_set(e, CUST_ENOMEM, "out of memory");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, 10000);
+    if ((rc = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", e)))
+        goto fail;
+    if ((rc = exec(s, "BEGIN IMMEDIATE", e)))
+        goto fail;
+    if ((rc = exec(s, schema, e)) ||
+        (rc = exec(s, "INSERT OR IGNORE INTO meta(k, v) VALUES('schema_version', '" SCHEMA_VERSION "');"
+                      "INSERT OR IGNORE INTO meta(k, v) VALUES('frontier_size', '0');", e))) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        goto fail;
+    }
+    if ((rc = exec(s, "COMMIT", e)))
+        goto fail;
+    for (int i = 0; i < ST_COUNT; i++)
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
+            rc = db_err(s, e, "preparing statements");
+            goto fail;
+        }
+    if ((rc = load_frontier(s, e)))
+        goto fail;
+    *out = &s->base;
+    return CUST_OK;
+fail:
+    sq_close(&s->base);
+    return rc;
+}
+
+static cust_code sq_begin(store *base, struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    cust_code rc;
+    /* IMMEDIATE takes the write lock now, so a concurrent writer waits here
+     * (busy timeout) instead of failing at the first insert. */
+    if ((rc = exec(s, "BEGIN IMMEDIATE", e)))
+        return rc;
+    s->in_tx = 1;
+    s->front_saved = s->front;
+    return CUST_OK;
+}
+
+static cust_code save_frontier(sqlite_store *s, struct err *e)
+{
+    sqlite3_stmt *st;
+    char hex[65], num[32];
+    if (s->front.size == s->front_saved.size)
+        return CUST_OK;
+    for (int i = 0; i < s->front.n; i++) {
+        st = stmt(s, ST_FRONT_PUT);
+        sqlite3_bind_int(st, 1, i);
+        merkle_hex(s->front.h[i], hex);
+        bind_text(st, 2, hex);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            return db_err(s, e, "saving the audit frontier");
+    }
+    st = stmt(s, ST_FRONT_DEL);
+    sqlite3_bind_int(st, 1, s->front.n);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return db_err(s, e, "saving the audit frontier");
+    st = stmt(s, ST_META_PUT);
+    snprintf(num, sizeof num, "%llu", (unsigned long long)s->front.size);
+    bind_text(st, 1, "frontier_size");
+    bind_text(st, 2, num);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return db_err(s, e, "saving the audit frontier");
+    return CUST_OK;
+}
+
+static void sq_rollback(store *base)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    if (!s->in_tx)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_reset(s->st[i]);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->in_tx = 0;
+    s->front = s->front_saved;
+}
+
+static cust_code sq_commit(store *base, struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    cust_code rc;
+    if ((rc = save_frontier(s, e))) {
+        sq_rollback(base);
+        return rc;
+    }
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_reset(s->st[i]);
+    if ((rc = exec(s, "COMMIT", e))) {
+        sq_rollback(base);
+        return rc;
+    }
+    s->in_tx = 0;
+    return CUST_OK;
+}
+
+void store_source_state_release(store_source_state *st)
+{
+    free(st->cursor);
+    free(st->last_poll_at);
+    free(st->last_result);
+    memset(st, 0, sizeof *st);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static cust_code sq_source_get(store *base, const char *source, store_source_state *out, struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = stmt(s, ST_SRC_GET);
+    int rc;
+    memset(out, 0, sizeof *out);
+    bind_text(st, 1, source);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->exists = 1;
+        out->cursor = col_dup(st, 0);
+        out->last_poll_at = col_dup(st, 1);
+        out->last_result = col_dup(st, 2);
+    } else if (rc != SQLITE_DONE) {
+        return db_err(s, e, "reading source state");
+    }
+    sqlite3_reset(st);
+    return CUST_OK;
+}
+
+static cust_code sq_source_set_cursor(store *base, const char *source, const char *cursor, struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = stmt(s, ST_SRC_CUR);
+    bind_text(st, 1, source);
+    if (cursor)
+        bind_text(st, 2, cursor);
+    else
+        sqlite3_bind_null(st, 2);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return db_err(s, e, "saving the cursor");
+    return CUST_OK;
+}
+
+static cust_code sq_source_set_result(store *base, const char *source, const char *at, const char *result,
+                                      struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = stmt(s, ST_SRC_RES);
+    bind_text(st, 1, source);
+    bind_text(st, 2, at);
+    bind_text(st, 3, result);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return db_err(s, e, "saving the poll result");
+    return CUST_OK;
+}
+
+static cust_code sq_record_put(store *base, const store_record *r, store_outcome *out, int64_t *version,
+                               struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = stmt(s, ST_HEAD);
+    sqlite3_int64 v = 0;
+    int rc;
+    bind_text(st, 1, r->source);
+    bind_text(st, 2, r->key);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *h = (const char *)sqlite3_column_text(st, 1);
+        v = sqlite3_column_int64(st, 0);
+        if (h && strcmp(h, r->content_hash) == 0) {
+            sqlite3_reset(st);
+            *out = STORE_DUPLICATE;
+            *version = v;
+            return CUST_OK;
+        }
+    } else if (rc != SQLITE_DONE) {
+        return db_err(s, e, "looking up the latest version");
+    }
+    sqlite3_reset(st);
+    st = stmt(s, ST_INS_REC);
+    bind_text(st, 1, r->source);
+    bind_text(st, 2, r->key);
+    sqlite3_bind_int64(st, 3, v + 1);
+    bind_text(st, 4, r->content_hash);
+    sqlite3_bind_text(st, 5, r->canonical, (int)r->canonical_len, SQLITE_STATIC);
+    bind_text(st, 6, r->raw_hash);
+    bind_text(st, 7, r->fetched_at);
+    bind_text(st, 8, r->request_id);
+    bind_text(st, 9, r->cycle_id);
+    bind_text(st, 10, r->config_hash);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return db_err(s, e, "storing a record");
+    *out = v ? STORE_VERSION : STORE_NEW;
+    *version = v + 1;
+    return CUST_OK;
+}
+
+static cust_code sq_reject_put(store *base, const store_reject *r, store_outcome *out, int64_t *id,
+                               struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = stmt(s, ST_INS_REJ);
+    bind_text(st, 1, r->source);
+    bind_text(st, 2, r->recon_key);
+    sqlite3_bind_blob(st, 3, r->raw, (int)r->raw_len, SQLITE_STATIC);
+    bind_text(st, 4, r->errors_json);
+    bind_text(st, 5, r->seen_at);
+    bind_text(st, 6, r->request_id);
+    bind_text(st, 7, r->cycle_id);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return db_err(s, e, "storing a rejection");
+    *id = sqlite3_column_int64(st, 0);
+    *out = sqlite3_column_int64(st, 1) == 1 ? STORE_NEW : STORE_DUPLICATE;
+    sqlite3_reset(st);
+    return CUST_OK;
+}
+
+cust_code store_audit_entry_bytes(int64_t seq, const store_audit *a, buf *out, struct err *e)
+{
+    /* Member names are ASCII and written in sorted order, so this is the
+     * RFC 8785 form provided detail is itself canonical. */
+    buf_reset(out);
+    if (buf_adds(out, "{\"action\":") || json_write_string(out, a->action, strlen(a->action)) ||
+        buf_adds(out, ",\"actor\":") || json_write_string(out, a->actor, strlen(a->actor)) ||
+        buf_adds(out, ",\"cycle\":") || json_write_string(out, a->cycle_id, strlen(a->cycle_id)) ||
+        buf_adds(out, ",\"detail\":") || buf_adds(out, a->detail) ||
+        buf_addf(out, ",\"seq\":%lld", (long long)seq) ||
+        buf_adds(out, ",\"source\":") || json_write_string(out, a->source, strlen(a->source)) ||
+        buf_adds(out, ",\"subject\":") || json_write_string(out, a->subject, strlen(a->subject)) ||
+        buf_adds(out, ",\"time\":") || json_write_string(out, a->time, strlen(a->time)) ||
+        buf_addc(out, '}'))
+        return err_set(e, CUST_ENOMEM, "audit entry too large");
+    return CUST_OK;
+}
+
+static cust_code sq_audit_append(store *base, const store_audit *a, int64_t *seq, struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    unsigned char leaf[MERKLE_HASH];
+    char hex[65];
+    int64_t n = (int64_t)s->front.size + 1;
+    cust_code rc;
+    if ((rc = store_audit_entry_bytes(n, a, &s->entry, e)))
+        return rc;
+    merkle_leaf_hash(s->entry.ptr, s->entry.len, leaf);
+    merkle_hex(leaf, hex);
+    st = stmt(s, ST_INS_AUD);
+    sqlite3_bind_int64(st, 1, n);
+    bind_text(st, 2, a->time);
+    bind_text(st, 3, a->actor);
+    bind_text(st, 4, a->action);
+    bind_text(st, 5, a->source);
+    bind_text(st, 6, a->subject);
+    bind_text(st, 7, a->detail);
+    bind_text(st, 8, a->cycle_id);
+    bind_text(st, 9, hex);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return db_err(s, e, "appending to the audit log");
+    merkle_frontier_push(&s->front, leaf);
+    if (seq)
+        *seq = n;
+    return CUST_OK;
+}
+
+static cust_code sq_checkpoint(store *base, const char *time, int64_t *tree_size, char root_hex[65],
+                               struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    unsigned char root[MERKLE_HASH];
+    merkle_frontier_root(&s->front, root);
+    merkle_hex(root, root_hex);
+    *tree_size = (int64_t)s->front.size;
+    st = stmt(s, ST_CKP);
+    sqlite3_bind_int64(st, 1, *tree_size);
+    bind_text(st, 2, root_hex);
+    bind_text(st, 3, time);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
+            return CUST_OK; /* nothing appended since the last checkpoint */
+        return db_err(s, e, "writing a checkpoint");
+    }
+    return CUST_OK;
+}
+
+static cust_code run_list(sqlite_store *s, sqlite3_stmt *st, store_row_cb cb, void *ctx, struct err *e)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_row row;
+        row.ncols = sqlite3_column_count(st);
+        if (row.ncols > 16)
+            row.ncols = 16;
+        for (int i = 0; i < row.ncols; i++) {
+            row.cols[i] = (const char *)sqlite3_column_text(st, i);
+            row.lens[i] = (size_t)sqlite3_column_bytes(st, i);
+        }
+        if (cb(ctx, &row))
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        cust_code c = db_err(s, e, "listing");
+        sqlite3_finalize(st);
+        return c;
+    }
+    sqlite3_finalize(st);
+    return CUST_OK;
+}
+
+static cust_code sq_records_list(store *base, const char *source, const char *key, int history,
+                                 store_row_cb cb, void *ctx, struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    const char *cols = "source,key,version,content_hash,canonical,raw_hash,fetched_at,request_id,"
+                       "cycle_id,config_hash";
+    char sql[1024];
+    if (history)
+        snprintf(sql, sizeof sql, "SELECT %s FROM records WHERE (?1 IS NULL OR source=?1) AND "
+                                  "(?2 IS NULL OR key=?2) ORDER BY source, key, version", cols);
+    else
+        snprintf(sql, sizeof sql, "SELECT %s FROM records r WHERE (?1 IS NULL OR source=?1) AND "
+                                  "(?2 IS NULL OR key=?2) AND version=(SELECT max(version) FROM records "
+                                  "WHERE source=r.source AND key=r.key) ORDER BY source, key", cols);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_err(s, e, "listing records");
+    if (source)
+        bind_text(st, 1, source);
+    if (key)
+        bind_text(st, 2, key);
+    return run_list(s, st, cb, ctx, e);
+}
+
+static cust_code sq_quarantine_list(store *base, const char *source, int64_t id, store_row_cb cb, void *ctx,
+                                    struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT id,source,recon_key,raw,errors,first_seen,last_seen,times_seen,"
+                                  "status,request_id,cycle_id FROM quarantine WHERE (?1 IS NULL OR source=?1)"
+                                  " AND (?2 IS NULL OR id=?2) ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+        return db_err(s, e, "listing quarantine");
+    if (source)
+        bind_text(st, 1, source);
+    if (id > 0)
+        sqlite3_bind_int64(st, 2, id);
+    return run_list(s, st, cb, ctx, e);
+}
+
+static cust_code simple_list(store *base, const char *sql, store_row_cb cb, void *ctx, struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_err(s, e, "listing");
+    return run_list(s, st, cb, ctx, e);
+}
+
+static cust_code sq_audit_list(store *base, store_row_cb cb, void *ctx, struct err *e)
+{
+    return simple_list(base, "SELECT seq,time,actor,action,source,subject,detail,cycle_id,leaf_hash "
+                             "FROM audit ORDER BY seq", cb, ctx, e);
+}
+
+static cust_code sq_checkpoints_list(store *base, store_row_cb cb, void *ctx, struct err *e)
+{
+    return simple_list(base, "SELECT tree_size, root, time FROM checkpoints ORDER BY tree_size", cb, ctx, e);
+}
+
+static cust_code sq_sources_list(store *base, store_row_cb cb, void *ctx, struct err *e)
+{
+    return simple_list(base, "SELECT name, cursor, last_poll_at, last_result, updated_at FROM sources "
+                             "ORDER BY name", cb, ctx, e);
+}
+
+const store_ops store_sqlite_ops = {
+    .scheme = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .source_get = sq_source_get,
+    .source_set_cursor = sq_source_set_cursor,
+    .source_set_result = sq_source_set_result,
+    .record_put = sq_record_put,
+    .reject_put = sq_reject_put,
+    .audit_append = sq_audit_append,
+    .checkpoint = sq_checkpoint,
+    .records_list = sq_records_list,
+    .quarantine_list = sq_quarantine_list,
+    .audit_list = sq_audit_list,
+    .checkpoints_list = sq_checkpoints_list,
+    .sources_list = sq_sources_list,
+};
+
+static const store_ops *const backends[] = {&store_sqlite_ops};
+
+cust_code store_open(const char *uri, store **out, struct err *e)
+{
+    const char *colon = strchr(uri, ':');
+    *out = NULL;
+    if (colon && colon[1] != '/' ) {
+        size_t n = (size_t)(colon - uri);
+        for (size_t i = 0; i < sizeof backends / sizeof *backends; i++)
+            if (strlen(backends[i]->scheme) == n && strncmp(uri, backends[i]->scheme, n) == 0)
+                return backends[i]->open(colon + 1, out, e);
+        return err_set(e, CUST_ESTORE, "store %s: unknown store kind \"%.*s\"; use sqlite:PATH", uri,
+                       (int)n, uri);
+    }
+    return store_sqlite_ops.open(uri, out, e);
+}
+
+void store_close(store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
