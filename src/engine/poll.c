@@ -188,7 +188,9 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
     char *committed_pos = NULL; /* cursor as stored */
     char *pos = NULL;           /* position of the page being fetched */
     char *pending_pos = NULL;   /* cursor to store with the open transaction */
-    int in_tx = 0, pages_in_tx = 0;
+    int in_tx = 0, pages_in_tx = 0, page_dirty = 0;
+    int rolled_back = 0;
+    poll_summary at_commit; /* counters as of the last commit */
     double t0 = mono_now();
     cust_code rc = CUST_OK;
     struct err le = {0};
@@ -196,6 +198,7 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
     memset(sum, 0, sizeof *sum);
     snprintf(sum->source, sizeof sum->source, "%s", src->name);
     new_cycle_id(sum->cycle);
+    at_commit = *sum;
     memset(&c, 0, sizeof c);
     c.cfg = cfg;
     c.src = src;
@@ -310,6 +313,7 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
             }
             in_tx = 1;
         }
+        page_dirty = 1;
         for (size_t i = 0; i < step.records->len; i++) {
             sum->fetched++;
             if ((rc = one_record(&c, step.records->u.items[i], resp.body.ptr, request_id, e))) {
@@ -326,6 +330,7 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
         }
         sum->pages++;
         pages_in_tx++;
+        page_dirty = 0;
         if (step.resume) {
             free(pending_pos);
             pending_pos = step.resume;
@@ -338,6 +343,7 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
             }
             in_tx = 0;
             pages_in_tx = 0;
+            at_commit = *sum;
             if (pending_pos) {
                 free(committed_pos);
                 committed_pos = pending_pos;
@@ -355,23 +361,37 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
     }
 
 done:
-    /* Complete pages of an open group are kept when a later page fails:
-     * their records and the cursor after them are consistent. */
-    if (in_tx && rc != CUST_OK && rc != CUST_ESTORE && pages_in_tx > 0) {
+    /* Complete pages of an open group are kept when a later page fails to
+     * arrive: their records and the cursor after them are consistent. A
+     * page that failed half-applied takes its whole group down with it. */
+    if (in_tx && rc != CUST_OK && rc != CUST_ESTORE && pages_in_tx > 0 && !page_dirty) {
         struct err ce = {0};
         if (set_cursor(&c, committed_pos, pending_pos, &ce) || st->ops->commit(st, &ce)) {
             st->ops->rollback(st);
+            rolled_back = 1;
         } else {
             in_tx = 0;
         }
     } else if (in_tx && rc != CUST_OK) {
         st->ops->rollback(st);
+        rolled_back = 1;
         in_tx = 0;
+    }
+    if (rolled_back) {
+        /* Report only what was committed. */
+        sum->pages = at_commit.pages;
+        sum->fetched = at_commit.fetched;
+        sum->stored_new = at_commit.stored_new;
+        sum->new_versions = at_commit.new_versions;
+        sum->duplicates = at_commit.duplicates;
+        sum->quarantined = at_commit.quarantined;
+        sum->quarantine_new = at_commit.quarantine_new;
     } else if (in_tx) {
         /* max_pages stop inside a group */
         cust_code r2 = set_cursor(&c, committed_pos, pending_pos, e);
         if (r2 || (r2 = st->ops->commit(st, e))) {
             st->ops->rollback(st);
+            rolled_back = 1;
             rc = r2;
         }
         in_tx = 0;

@@ -1,0 +1,51 @@
+/* cmd.h - what the subcommands share: parsed common options, config and
+ * store opening with uniform errors, and output helpers. */
+#ifndef CUSTODY_CMD_H
+#define CUSTODY_CMD_H
+
+#include <stdio.h>
+#include "core/err.h"
+#include "engine/config.h"
+#include "io/store.h"
+
+typedef struct cli {
+    const char *config_path; /* -c, $CUSTODY_CONFIG, ./custody.yaml */
+    const char *actor;       /* --actor, default login user */
+    int json;                /* --json */
+    int quiet;
+    int color;               /* stdout is a terminal and NO_COLOR unset */
+} cli;
+
+typedef struct command {
+    const char *name;
+    int (*run)(cli *c, int argc, char **argv);
+    const char *synopsis;
+    const char *summary;
+} command;
+
+int cmd_check(cli *c, int argc, char **argv);
+int cmd_poll(cli *c, int argc, char **argv);
+int cmd_records(cli *c, int argc, char **argv);
+int cmd_quarantine(cli *c, int argc, char **argv);
+int cmd_audit(cli *c, int argc, char **argv);
+
+/* Print "custody: <msg>" to stderr and return the exit code for e. */
+int cmd_fail(const struct err *e);
+/* Usage error: message + hint, exit code 2. */
+int cmd_usage(const char *verb, const char *fmt, ...) CUST_PRINTF(2, 3);
+
+/* Load the config named by c (exit code on failure, 0 on success). */
+int cmd_load_config(cli *c, config **out);
+/* Open the config's store; exit code on failure. */
+int cmd_open_store(const config *cfg, store **out);
+
+/* Parse common options out of argv in place: -c/--config FILE, --json,
+ * --actor NAME, -q/--quiet. Remaining arguments are compacted to argv[1..]
+ * and their count returned; -1 after printing a usage error. Options listed
+ * in flags (NULL-terminated, e.g. "--history") are left in place. */
+int cmd_parse_common(cli *c, const char *verb, int argc, char **argv, const char *const *flags);
+
+/* Write s as a JSON string to f. */
+void cmd_json_string(FILE *f, const char *s, size_t len);
+
+#endif

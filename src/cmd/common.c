@@ -1,0 +1,130 @@
+/* common.c - option parsing, config/store opening and output helpers
+ * shared by the subcommands. */
+#include "cmd.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/json.h"
+
+int cmd_fail(const struct err *e)
+{
+    fprintf(stderr, "custody: %s\n", e->msg[0] ? e->msg : cust_strerror(e->code));
+    return err_exit_code(e->code);
+}
+
+int cmd_usage(const char *verb, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("custody: ", stderr);
+    if (verb)
+        fprintf(stderr, "%s: ", verb);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(run custody %s --help)\n", verb ? verb : "");
+    return 2;
+}
+
+static const char *login_user(void)
+{
+    const char *u = getenv("USER");
+    struct passwd *pw;
+    if (u && *u)
+        return u;
+    pw = getpwuid(getuid());
+    return pw ? pw->pw_name : "unknown";
+}
+
+int cmd_parse_common(cli *c, const char *verb, int argc, char **argv, const char *const *flags)
+{
+    int out = 1;
+    if (!c->actor)
+        c->actor = login_user();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int keep = 0;
+        if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+            if (i + 1 >= argc) {
+                cmd_usage(verb, "%s needs a file name", a);
+                return -1;
+            }
+            c->config_path = argv[++i];
+            continue;
+        }
+        if (!strncmp(a, "--config=", 9)) {
+            c->config_path = a + 9;
+            continue;
+        }
+        if (!strcmp(a, "--json")) {
+            c->json = 1;
+            continue;
+        }
+        if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+            c->quiet = 1;
+            continue;
+        }
+        if (!strcmp(a, "--actor")) {
+            if (i + 1 >= argc || !argv[i + 1][0]) {
+                cmd_usage(verb, "--actor needs a name");
+                return -1;
+            }
+            c->actor = argv[++i];
+            continue;
+        }
+        for (const char *const *f = flags; f && *f; f++)
+            if (!strcmp(a, *f))
+                keep = 1;
+        if (!keep && a[0] == '-' && a[1] && strcmp(a, "--")) {
+            cmd_usage(verb, "unknown option %s", a);
+            return -1;
+        }
+        argv[out++] = argv[i];
+    }
+    return out;
+}
+
+int cmd_load_config(cli *c, config **out)
+{
+    struct err e = {0};
+    const char *path = c->config_path;
+    if (!path)
+        path = getenv("CUSTODY_CONFIG");
+    if (!path || !*path)
+        path = "custody.yaml";
+    if (config_load(path, out, &e))
+        return cmd_fail(&e);
+    return 0;
+}
+
+int cmd_open_store(const config *cfg, store **out)
+{
+    struct err e = {0};
+    char *uri = config_store_uri(cfg);
+    cust_code rc;
+    if (!uri) {
+        fprintf(stderr, "custody: out of memory\n");
+        return 3;
+    }
+    rc = store_open(uri, out, &e);
+    free(uri);
+    if (rc)
+        return cmd_fail(&e);
+    return 0;
+}
+
+void cmd_json_string(FILE *f, const char *s, size_t len)
+{
+    buf b;
+    buf_init(&b, (size_t)1 << 31);
+    if (json_write_string(&b, s ? s : "", s ? len : 0) == CUST_OK)
+        fwrite(b.ptr, 1, b.len, f);
+    else
+        fputs("null", f);
+    buf_release(&b);
+}

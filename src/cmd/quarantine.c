@@ -1,0 +1,113 @@
+/* quarantine.c - `custody quarantine list [SOURCE] | show ID`. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "core/json.h"
+
+struct ctx {
+    int json, show;
+    long n;
+};
+
+/* First error's code and path, for the one-line listing. */
+static void first_error(const char *errors, size_t len, char *out, size_t n)
+{
+    json_doc *d = json_doc_new();
+    json_value *v = d ? json_parse(d, errors, len, NULL, NULL) : NULL;
+    json_value *e0 = v ? json_at(v, 0) : NULL;
+    json_value *code = e0 ? json_get(e0, "code") : NULL, *path = e0 ? json_get(e0, "path") : NULL;
+    if (code && path && code->type == JSON_STRING && path->type == JSON_STRING)
+        snprintf(out, n, "%s at %s%s", code->u.str, path->u.str, v->len > 1 ? " (+more)" : "");
+    else
+        snprintf(out, n, "?");
+    json_doc_free(d);
+}
+
+static int row(void *ud, const store_row *r)
+{
+    struct ctx *c = ud;
+    c->n++;
+    if (c->json) {
+        printf("{\"id\":%s,\"source\":", r->cols[QUA_ID]);
+        cmd_json_string(stdout, r->cols[QUA_SOURCE], r->lens[QUA_SOURCE]);
+        printf(",\"reconciliation_key\":\"%s\",\"raw\":", r->cols[QUA_RECON]);
+        cmd_json_string(stdout, r->cols[QUA_RAW], r->lens[QUA_RAW]);
+        printf(",\"errors\":%s,\"first_seen\":\"%s\",\"last_seen\":\"%s\",\"times_seen\":%s,\"status\":\"%s\"}\n",
+               r->cols[QUA_ERRORS], r->cols[QUA_FIRST_SEEN], r->cols[QUA_LAST_SEEN], r->cols[QUA_TIMES],
+               r->cols[QUA_STATUS]);
+        return 0;
+    }
+    if (c->show) {
+        printf("id:                 %s\nsource:             %s\nstatus:             %s\n"
+               "reconciliation key: %s\nfirst seen:         %s\nlast seen:          %s\n"
+               "times seen:         %s\nrequest:            %s\nerrors:             %s\nraw record:\n%.*s\n",
+               r->cols[QUA_ID], r->cols[QUA_SOURCE], r->cols[QUA_STATUS], r->cols[QUA_RECON],
+               r->cols[QUA_FIRST_SEEN], r->cols[QUA_LAST_SEEN], r->cols[QUA_TIMES],
+               r->cols[QUA_REQUEST_ID] ? r->cols[QUA_REQUEST_ID] : "", r->cols[QUA_ERRORS],
+               (int)r->lens[QUA_RAW], r->cols[QUA_RAW]);
+        return 0;
+    }
+    {
+        char first[256];
+        if (c->n == 1)
+            printf("%-6s %-20s %-6s %-5s %-24s %s\n", "id", "source", "status", "seen", "first seen", "first error");
+        first_error(r->cols[QUA_ERRORS], r->lens[QUA_ERRORS], first, sizeof first);
+        printf("%-6s %-20s %-6s %-5s %-24s %s\n", r->cols[QUA_ID], r->cols[QUA_SOURCE], r->cols[QUA_STATUS],
+               r->cols[QUA_TIMES], r->cols[QUA_FIRST_SEEN], first);
+    }
+    return 0;
+}
+
+int cmd_quarantine(cli *c, int argc, char **argv)
+{
+    config *cfg = NULL;
+    store *st = NULL;
+    int rc, n = cmd_parse_common(c, "quarantine", argc, argv, NULL);
+    struct ctx ctx = {0};
+    struct err e = {0};
+    const char *source = NULL;
+    long long id = 0;
+    if (n < 0)
+        return 2;
+    if (n < 2)
+        return cmd_usage("quarantine", "say list or show ID");
+    if (!strcmp(argv[1], "list")) {
+        if (n > 3)
+            return cmd_usage("quarantine", "list takes at most a source name");
+        source = n == 3 ? argv[2] : NULL;
+    } else if (!strcmp(argv[1], "show")) {
+        char *end;
+        if (n != 3)
+            return cmd_usage("quarantine", "show needs one ID (see quarantine list)");
+        errno = 0;
+        id = strtoll(argv[2], &end, 10);
+        if (*end || errno || id <= 0)
+            return cmd_usage("quarantine", "\"%s\" is not a quarantine ID (a positive number)", argv[2]);
+        ctx.show = 1;
+    } else {
+        return cmd_usage("quarantine", "unknown action \"%s\"; use list or show", argv[1]);
+    }
+    if ((rc = cmd_load_config(c, &cfg)))
+        return rc;
+    if ((rc = cmd_open_store(cfg, &st)))
+        goto out;
+    ctx.json = c->json;
+    if (st->ops->quarantine_list(st, source, id, row, &ctx, &e)) {
+        rc = cmd_fail(&e);
+        goto out;
+    }
+    if (!ctx.n) {
+        if (ctx.show) {
+            fprintf(stderr, "custody: quarantine: no entry %lld\n", id);
+            rc = 1;
+        } else if (!c->json) {
+            fprintf(stderr, "custody: quarantine is empty%s%s\n", source ? " for " : "", source ? source : "");
+        }
+    }
+out:
+    store_close(st);
+    config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,268 @@
+/* verify.c - recompute what the store claims. The audit log is the anchor:
+ * its leaves chain into checkpoint roots, and its record.* entries carry the
+ * content hash of each record version and the raw hash of each rejection,
+ * so an edit to any of the three tables shows up here. */
+#include "verify.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/jcs.h"
+#include "core/json.h"
+#include "core/merkle.h"
+
+struct ckp {
+    long long size;
+    char root[65];
+};
+
+struct claims {
+    char **v;
+    size_t n, cap;
+    unsigned char *used;
+};
+
+struct vctx {
+    verify_report *r;
+    struct err *e;
+    struct ckp *ckps;
+    size_t nckps, next_ckp;
+    merkle_frontier f;
+    buf entry, canon;
+    struct claims recs, rejs;
+    int failed;
+};
+
+static int claim_add(struct claims *c, const char *a, const char *b, const char *d, const char *x)
+{
+    buf s;
+    if (c->n == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 1024;
+        char **nv = realloc(c->v, ncap * sizeof *nv);
+        if (!nv)
+            return -1;
+        c->v = nv;
+        c->cap = ncap;
+    }
+    buf_init(&s, 1 << 22);
+    if (buf_adds(&s, a) || buf_addc(&s, '\x1f') || buf_adds(&s, b) || buf_addc(&s, '\x1f') ||
+        buf_adds(&s, d) || buf_addc(&s, '\x1f') || buf_adds(&s, x)) {
+        buf_release(&s);
+        return -1;
+    }
+    c->v[c->n++] = buf_take(&s);
+    return 0;
+}
+
+static int cmpstr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void claims_free(struct claims *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->v[i]);
+    free(c->v);
+    free(c->used);
+}
+
+static int fail(struct vctx *v, long seq, const char *fmt, ...) CUST_PRINTF(3, 4);
+static int fail(struct vctx *v, long seq, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    v->e->code = CUST_EAUDIT;
+    vsnprintf(v->e->msg, sizeof v->e->msg, fmt, ap);
+    va_end(ap);
+    v->r->bad_seq = seq;
+    v->failed = 1;
+    return 1;
+}
+
+/* 1 when text is exactly its own RFC 8785 form. */
+static int is_canonical(struct vctx *v, const char *text, size_t len)
+{
+    json_doc *d = json_doc_new();
+    json_value *j = d ? json_parse(d, text, len, NULL, NULL) : NULL;
+    int ok = 0;
+    buf_reset(&v->canon);
+    if (j && jcs_write(j, &v->canon, NULL) == CUST_OK)
+        ok = v->canon.len == len && memcmp(v->canon.ptr, text, len) == 0;
+    json_doc_free(d);
+    return ok;
+}
+
+static int audit_row(void *ud, const store_row *row)
+{
+    struct vctx *v = ud;
+    long long seq = strtoll(row->cols[AUD_SEQ], NULL, 10);
+    unsigned char leaf[MERKLE_HASH];
+    char hex[65];
+    store_audit a;
+    for (int i = 0; i < AUD_NCOLS; i++)
+        if (!row->cols[i])
+            return fail(v, (long)seq, "audit entry %lld has an empty column %d", seq, i);
+    if (seq != (long long)v->f.size + 1)
+        return fail(v, (long)seq, "audit entry %lld follows entry %llu: entries are missing or reordered",
+                    seq, (unsigned long long)v->f.size);
+    a = (store_audit){row->cols[AUD_TIME], row->cols[AUD_ACTOR], row->cols[AUD_ACTION], row->cols[AUD_SOURCE],
+                      row->cols[AUD_SUBJECT], row->cols[AUD_DETAIL], row->cols[AUD_CYCLE]};
+    if (!is_canonical(v, a.detail, row->lens[AUD_DETAIL]))
+        return fail(v, (long)seq, "audit entry %lld: detail is not canonical JSON (altered after writing)", seq);
+    if (store_audit_entry_bytes(seq, &a, &v->entry, v->e))
+        return fail(v, (long)seq, "audit entry %lld: %s", seq, v->e->msg);
+    merkle_leaf_hash(v->entry.ptr, v->entry.len, leaf);
+    merkle_hex(leaf, hex);
+    if (strcmp(hex, row->cols[AUD_LEAF]) != 0)
+        return fail(v, (long)seq, "audit entry %lld (%s %s): its content does not match its leaf hash: the "
+                    "entry was altered after it was written", seq, a.action, a.subject);
+    merkle_frontier_push(&v->f, leaf);
+    while (v->next_ckp < v->nckps && v->ckps[v->next_ckp].size == (long long)v->f.size) {
+        unsigned char root[MERKLE_HASH];
+        merkle_frontier_root(&v->f, root);
+        merkle_hex(root, hex);
+        if (strcmp(hex, v->ckps[v->next_ckp].root) != 0)
+            return fail(v, (long)seq, "checkpoint at tree size %lld: recomputed root %s differs from the "
+                        "recorded %s: the log or the checkpoint was altered",
+                        v->ckps[v->next_ckp].size, hex, v->ckps[v->next_ckp].root);
+        v->next_ckp++;
+    }
+    if (!strcmp(a.action, "record.new") || !strcmp(a.action, "record.version") ||
+        !strcmp(a.action, "record.rejected")) {
+        json_doc *d = json_doc_new();
+        json_value *j = d ? json_parse(d, a.detail, strlen(a.detail), NULL, NULL) : NULL;
+        json_value *h = j ? json_get(j, a.action[7] == 'r' ? "raw_hash" : "hash") : NULL;
+        json_value *n = j ? json_get(j, a.action[7] == 'r' ? "quarantine_id" : "version") : NULL;
+        int bad = !h || !n || h->type != JSON_STRING || n->type != JSON_NUMBER ||
+                  claim_add(a.action[7] == 'r' ? &v->rejs : &v->recs, a.source,
+                            a.action[7] == 'r' ? n->u.str : a.subject,
+                            a.action[7] == 'r' ? "" : n->u.str, h->u.str);
+        json_doc_free(d);
+        if (bad)
+            return fail(v, (long)seq, "audit entry %lld (%s): detail lacks its hash or version", seq, a.action);
+    }
+    v->r->entries++;
+    return 0;
+}
+
+static int ckp_row(void *ud, const store_row *row)
+{
+    struct vctx *v = ud;
+    struct ckp *n = realloc(v->ckps, (v->nckps + 1) * sizeof *n);
+    if (!n)
+        return fail(v, 0, "out of memory");
+    v->ckps = n;
+    n[v->nckps].size = strtoll(row->cols[CKP_SIZE], NULL, 10);
+    snprintf(n[v->nckps].root, sizeof n[v->nckps].root, "%s", row->cols[CKP_ROOT] ? row->cols[CKP_ROOT] : "");
+    v->nckps++;
+    return 0;
+}
+
+static int find_claim(struct claims *c, const char *a, const char *b, const char *d, const char *x)
+{
+    buf s;
+    char *key;
+    char **hit;
+    buf_init(&s, 1 << 22);
+    if (buf_adds(&s, a) || buf_addc(&s, '\x1f') || buf_adds(&s, b) || buf_addc(&s, '\x1f') ||
+        buf_adds(&s, d) || buf_addc(&s, '\x1f') || buf_adds(&s, x)) {
+        buf_release(&s);
+        return 0;
+    }
+    key = (char *)buf_str(&s);
+    hit = c->n ? bsearch(&key, c->v, c->n, sizeof *c->v, cmpstr) : NULL;
+    buf_release(&s);
+    if (!hit || c->used[hit - c->v])
+        return 0;
+    c->used[hit - c->v] = 1;
+    return 1;
+}
+
+static int record_row(void *ud, const store_row *row)
+{
+    struct vctx *v = ud;
+    char hex[65];
+    const char *src = row->cols[REC_SOURCE], *key = row->cols[REC_KEY], *ver = row->cols[REC_VERSION];
+    jcs_sha256_hex(row->cols[REC_CANONICAL], row->lens[REC_CANONICAL], hex);
+    if (strcmp(hex, row->cols[REC_HASH]) != 0)
+        return fail(v, 0, "record %s %s version %s: content hash %s does not match its content (%s): the "
+                    "record was altered", src, key, ver, row->cols[REC_HASH], hex);
+    if (!is_canonical(v, row->cols[REC_CANONICAL], row->lens[REC_CANONICAL]))
+        return fail(v, 0, "record %s %s version %s: stored content is not RFC 8785 canonical JSON", src, key, ver);
+    if (!find_claim(&v->recs, src, key, ver, hex))
+        return fail(v, 0, "record %s %s version %s (hash %s) has no matching record.new/record.version audit "
+                    "entry: it was added or altered outside custody", src, key, ver, hex);
+    v->r->records++;
+    return 0;
+}
+
+static int quarantine_row(void *ud, const store_row *row)
+{
+    struct vctx *v = ud;
+    char hex[65];
+    jcs_sha256_hex(row->cols[QUA_RAW], row->lens[QUA_RAW], hex);
+    if (!find_claim(&v->rejs, row->cols[QUA_SOURCE], row->cols[QUA_ID], "", hex))
+        return fail(v, 0, "quarantine entry %s (%s): its raw bytes (sha256 %s) do not match the "
+                    "record.rejected audit entry: it was added or altered outside custody",
+                    row->cols[QUA_ID], row->cols[QUA_SOURCE], hex);
+    v->r->quarantined++;
+    return 0;
+}
+
+cust_code verify_store(store *st, verify_report *r, struct err *e)
+{
+    struct vctx v;
+    cust_code rc;
+    unsigned char root[MERKLE_HASH];
+    memset(r, 0, sizeof *r);
+    memset(&v, 0, sizeof v);
+    v.r = r;
+    v.e = e;
+    merkle_frontier_init(&v.f);
+    buf_init(&v.entry, 64u << 20);
+    buf_init(&v.canon, 64u << 20);
+    if ((rc = st->ops->checkpoints_list(st, ckp_row, &v, e)) || v.failed)
+        goto out;
+    r->checkpoints = (long)v.nckps;
+    if ((rc = st->ops->audit_list(st, audit_row, &v, e)) || v.failed)
+        goto out;
+    if (v.next_ckp < v.nckps) {
+        fail(&v, 0, "checkpoint at tree size %lld is beyond the %llu audit entries present: entries were "
+             "removed from the end of the log", v.ckps[v.next_ckp].size, (unsigned long long)v.f.size);
+        goto out;
+    }
+    merkle_frontier_root(&v.f, root);
+    merkle_hex(root, r->root);
+    qsort(v.recs.v, v.recs.n, sizeof *v.recs.v, cmpstr);
+    qsort(v.rejs.v, v.rejs.n, sizeof *v.rejs.v, cmpstr);
+    v.recs.used = calloc(v.recs.n + 1, 1);
+    v.rejs.used = calloc(v.rejs.n + 1, 1);
+    if (!v.recs.used || !v.rejs.used) {
+        rc = err_set(e, CUST_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = st->ops->records_list(st, NULL, NULL, 1, record_row, &v, e)) || v.failed)
+        goto out;
+    if ((size_t)r->records != v.recs.n) {
+        fail(&v, 0, "the audit log announces %zu record versions but %ld are stored: records were deleted "
+             "outside custody", v.recs.n, r->records);
+        goto out;
+    }
+    if ((rc = st->ops->quarantine_list(st, NULL, 0, quarantine_row, &v, e)) || v.failed)
+        goto out;
+    if ((size_t)r->quarantined != v.rejs.n)
+        fail(&v, 0, "the audit log announces %zu rejections but %ld are in quarantine: entries were deleted "
+             "outside custody", v.rejs.n, r->quarantined);
+out:
+    if (v.failed)
+        rc = CUST_EAUDIT;
+    claims_free(&v.recs);
+    claims_free(&v.rejs);
+    free(v.ckps);
+    buf_release(&v.entry);
+    buf_release(&v.canon);
+    return rc;
+}
