@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install the Debian packages custody needs to build and test, only those
+# missing. Safe to run repeatedly. Needs root (or sudo) for apt-get.
+set -euo pipefail
+
+PKGS=(build-essential cmake pkg-config python3 sqlite3
+      libcurl4-openssl-dev libsqlite3-dev libssl-dev libpcre2-dev libyaml-dev)
+# Optional: cJSON only for the bench's parser comparison.
+if [[ "${CUSTODY_BENCH_DEPS:-0}" == 1 ]]; then PKGS+=(libcjson-dev curl); fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+SUDO=""
+if [[ $(id -u) != 0 ]]; then SUDO=sudo; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
