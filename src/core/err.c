@@ -64,7 +64,17 @@ void err_prefix(struct err *e, const char *fmt, ...)
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s%s", pre, old);
+    {
+        /* Truncation is fine for a message; keep the prefix whole. */
+        size_t n = strlen(pre), m = strlen(old);
+        if (n >= sizeof e->msg)
+            n = sizeof e->msg - 1;
+        if (m > sizeof e->msg - 1 - n)
+            m = sizeof e->msg - 1 - n;
+        memcpy(e->msg, pre, n);
+        memcpy(e->msg + n, old, m);
+        e->msg[n + m] = '\0';
+    }
 }
 
 void err_clear(struct err *e)
