@@ -39,6 +39,7 @@ def main():
     ap.add_argument("--trials", type=int, default=int(os.environ.get("CUSTODY_CRASH_TRIALS", "20")))
     ap.add_argument("--seed", type=int, default=int(os.environ.get("CUSTODY_CRASH_SEED", str(int(time.time())))))
     a = ap.parse_args()
+    a.custody = os.path.abspath(a.custody)
     rnd = random.Random(a.seed)
     print("kill -9 trials: %d, seed %d (rerun with --seed to reproduce)" % (a.trials, a.seed))
     base = tempfile.mkdtemp(prefix="custody-crash-")
@@ -57,8 +58,6 @@ def main():
                 assert code == 0, "reference poll failed: %s" % err
                 refs[cp] = harness.store_snapshot(os.path.join(ref, "custody.db"))
                 assert len(refs[cp]["records"]) > 0
-            t0 = time.time()
-            code, _, _ = poll(cli, ref)  # time one re-poll of the tail
             for trial in range(a.trials):
                 cp = rnd.choice((1, 4))
                 work = os.path.join(base, "t%d" % trial)

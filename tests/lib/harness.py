@@ -86,7 +86,7 @@ class Custody:
     """Runs the custody binary against a config in a scratch directory."""
 
     def __init__(self, binary, workdir, env=None):
-        self.binary = binary
+        self.binary = os.path.abspath(binary)
         self.workdir = workdir
         self.env = dict(os.environ)
         self.env.pop("CUSTODY_CONFIG", None)
