@@ -12,6 +12,8 @@ scripts/build.sh
 CUSTODY=$ROOT/build/custody
 
 mkdir -p demo
+# The demo always starts from an empty store, so its output is the same each run.
+rm -f demo/custody.db demo/custody.db-wal demo/custody.db-shm
 PORTFILE=$(mktemp)
 python3 tests/mockportal/portal.py --port 0 --port-file "$PORTFILE" --fsma-events 2000 \
   --quiet --max-seconds 600 >/dev/null &
@@ -27,8 +29,9 @@ export CUSTODY_STORE=$ROOT/demo/custody.db
 CFG=examples/fsma204.yaml
 
 echo "== custody check: the effective configuration"
-"$CUSTODY" check -c $CFG | head -20
-echo "   ..."
+"$CUSTODY" check -c $CFG > demo/effective-config.yaml
+head -12 demo/effective-config.yaml
+echo "   ... (all of it in demo/effective-config.yaml)"
 echo
 echo "== custody poll: first poll of the demo portal ($DEMO_PORTAL_URL)"
 "$CUSTODY" poll -c $CFG
@@ -37,9 +40,13 @@ echo "== custody poll again: unchanged upstream stores nothing new"
 "$CUSTODY" poll -c $CFG
 echo
 echo "== custody quarantine list (first 5 of the invalid events)"
-"$CUSTODY" quarantine list -c $CFG | head -6
+"$CUSTODY" quarantine list -c $CFG > demo/quarantine.txt
+head -6 demo/quarantine.txt
+echo "   ... ($(($(wc -l < demo/quarantine.txt) - 1)) in all; custody quarantine show ID for one)"
 echo
 echo "== custody audit verify"
 "$CUSTODY" audit verify -c $CFG
 echo
-echo "demo: store at $CUSTODY_STORE; try: $CUSTODY records -c $CFG supplier_8842 | head"
+echo "demo: the store is $CUSTODY_STORE. Look around with, for example:"
+echo "  CUSTODY_STORE=$CUSTODY_STORE $CUSTODY records -c $CFG supplier_8842 | head"
+echo "  CUSTODY_STORE=$CUSTODY_STORE $CUSTODY quarantine show 1 -c $CFG"

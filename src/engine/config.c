@@ -1110,10 +1110,18 @@ static void print_opt(FILE *out, const struct opt *o, const void *obj, int ind, 
         fputs("]\n", out);
         return;
     }
-    case O_DURATION:
+    case O_DURATION: {
+        long ms = *AT((void *)obj, long, o->off);
+        static const struct { long div; const char *unit; } units[] = {
+            {86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
         PREFIX();
-        fprintf(out, "%s: %ldms\n", o->name, *AT((void *)obj, long, o->off));
+        for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+            if (ms % units[i].div == 0 && (ms || units[i].div == 1)) {
+                fprintf(out, "%s: %ld%s\n", o->name, ms / units[i].div, units[i].unit);
+                break;
+            }
         return;
+    }
     case O_BYTES:
     case O_INT:
         PREFIX();
