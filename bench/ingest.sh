@@ -58,10 +58,11 @@ print("custody end_to_end: %d records (%d stored) in %.2f s = %.0f records/s dur
       % (n, poll["new"], wall, rate))
 fetch_rate = n / ceil["fetch_seconds"]
 print("ratio to curl fetching the same pages (%.0f records/s): %.2f" % (fetch_rate, rate / fetch_rate))
-print("ratio to plain SQLite, one commit per page (%.0f rows/s): %.2f"
-      % (ceil[[k for k in ceil if k.startswith("sqlite_per") and k != "sqlite_per%d_rows_per_s" % 0][0]], rate / ceil[[k for k in ceil if k.startswith("sqlite_per")][0]]))
-k2 = [k for k in ceil if k.startswith("sqlite_per")][-1]
-print("ratio to plain SQLite, %s (%.0f rows/s): %.2f" % (k2, ceil[k2], rate / ceil[k2]))
+for k in sorted((k for k in ceil if k.startswith("sqlite_per")),
+               key=lambda k: int(k[len("sqlite_per"):].split("_")[0])):
+    per = int(k[len("sqlite_per"):].split("_")[0])
+    print("ratio to plain SQLite inserts, one commit per %d rows (%.0f rows/s): %.2f"
+          % (per, ceil[k], rate / ceil[k]))
 print("ratio to parsing alone (%.0f records/s): %.2f" % (ceil["parse_custody_records_per_s"], rate / ceil["parse_custody_records_per_s"]))
 if "parse_cjson_mbps" in ceil:
     print("parser: custody json %.0f MB/s, cJSON %.0f MB/s on the same pages"

@@ -2,18 +2,17 @@
  * ECMA-262 Number::toString: the shortest digits that round-trip, laid out
  * in fixed or exponent form by the exponent's range. */
 #include "jcs.h"
+#include "sha256.h"
 
 #include <errno.h>
 #include <math.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 void jcs_sha256(const void *data, size_t len, unsigned char out[32])
 {
-    unsigned int n = 0;
-    EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+    sha256(data, len, out);
 }
 
 void jcs_sha256_hex(const void *data, size_t len, char hex[65])
@@ -26,6 +25,70 @@ void jcs_sha256_hex(const void *data, size_t len, char hex[65])
         hex[2 * i + 1] = digits[h[i] & 15];
     }
     hex[64] = '\0';
+}
+
+size_t jcs_number_text(const char *t, size_t len, char out[32])
+{
+    /* A decimal of at most 15 significant digits reads back from the
+     * nearest double as itself, and no shorter decimal names that double
+     * (two 15-digit decimals never share one), so its ECMA-262 form is its
+     * own digits once trailing zeros go, as long as the value lies in the
+     * fixed-notation range [1e-6, 1e21). Anything else: 0, take the slow
+     * path. */
+    const char *p = t, *end = t + len, *ip, *fp = NULL;
+    size_t il, fl = 0, at = 0, z = 0, sig;
+    int neg = 0;
+    if (p < end && *p == '-') {
+        neg = 1;
+        p++;
+    }
+    ip = p;
+    while (p < end && *p >= '0' && *p <= '9')
+        p++;
+    il = (size_t)(p - ip);
+    if (!il || (il > 1 && *ip == '0'))
+        return 0;
+    if (p < end && *p == '.') {
+        fp = ++p;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+        fl = (size_t)(p - fp);
+        if (!fl)
+            return 0;
+    }
+    if (p != end)
+        return 0; /* exponent or anything else */
+    while (fl && fp[fl - 1] == '0')
+        fl--;
+    if (il == 1 && *ip == '0') {
+        while (z < fl && fp[z] == '0')
+            z++;
+        sig = fl - z;
+        if (!sig) {
+            out[0] = '0';
+            out[1] = '\0';
+            return 1;
+        }
+        if (z >= 6)
+            return 0;
+    } else {
+        sig = il + fl;
+        if (il > 21)
+            return 0;
+    }
+    if (sig > 15)
+        return 0;
+    if (neg)
+        out[at++] = '-';
+    memcpy(out + at, ip, il);
+    at += il;
+    if (fl) {
+        out[at++] = '.';
+        memcpy(out + at, fp, fl);
+        at += fl;
+    }
+    out[at] = '\0';
+    return at;
 }
 
 size_t jcs_number(double d, char out[32])
@@ -211,6 +274,8 @@ static cust_code write_value(const json_value *v, buf *out, struct err *e, const
         size_t n;
         if ((v->flags & JSON_F_INT64) && v->i64 >= -(1LL << 53) && v->i64 <= (1LL << 53)) {
             n = (size_t)snprintf(num, sizeof num, "%lld", (long long)v->i64);
+        } else if (v->u.str && (n = jcs_number_text(v->u.str, v->len, num))) {
+            /* plain decimal already in its shortest form */
         } else {
             int ok;
             double d = json_number(v, &ok);

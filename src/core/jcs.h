@@ -20,6 +20,10 @@ cust_code jcs_write(const json_value *v, buf *out, struct err *e) CUST_WUR;
 /* The ECMA-262 Number::toString of d into out (at least 32 bytes), NUL
  * terminated: shortest round-trip digits, "-0" as "0", exponent form outside
  * 1e-7 <= |d| < 1e21. Returns the length, or 0 for NaN/Infinity (not JSON). */
+/* The ECMA-262 form of a JSON number literal when it can be read off the
+ * text (plain decimals of at most 15 significant digits in the fixed range);
+ * 0 when the double has to be formatted with jcs_number. */
+size_t jcs_number_text(const char *text, size_t len, char out[32]);
 size_t jcs_number(double d, char out[32]);
 
 /* SHA-256 of data as 64 lowercase hex characters + NUL into hex. */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,21 @@ json_doc *json_doc_new(void)
     if (d)
         d->next_size = 64 * 1024;
     return d;
+}
+
+void json_doc_reset(json_doc *d)
+{
+    struct chunk *keep;
+    if (!d || !(keep = d->head))
+        return;
+    /* The newest chunk is the largest: keep it, so a reused document
+     * stops touching fresh memory once it has seen its biggest page. */
+    for (struct chunk *c = keep->next, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    keep->next = NULL;
+    keep->used = 0;
 }
 
 void json_doc_free(json_doc *d)
@@ -768,15 +784,18 @@ double json_number(const json_value *v, int *ok)
             *ok = 0;
         return 0;
     }
-    if (v->flags & JSON_F_INT64 && v->i64 > -(1LL << 53) && v->i64 < (1LL << 53)) {
+    /* "-0" is int64 0 but strtod gives -0.0: leave it to strtod. */
+    if (v->flags & JSON_F_INT64 && v->i64 > -(1LL << 53) && v->i64 < (1LL << 53) && (v->i64 || v->u.str[0] != '-')) {
         if (ok)
             *ok = 1;
         return (double)v->i64;
     }
     errno = 0;
     d = strtod(v->u.str, &end);
+    /* ERANGE on underflow (5e-324, 1e-400) still yields the correctly
+     * rounded subnormal or zero; only overflow (HUGE_VAL) is out of range. */
     if (ok)
-        *ok = (errno != ERANGE || d == 0) && *end == '\0';
+        *ok = !(errno == ERANGE && (d == HUGE_VAL || d == -HUGE_VAL)) && *end == '\0';
     return d;
 }
 
@@ -813,22 +832,21 @@ json_value *json_new_string(json_doc *d, const char *s, size_t len)
 
 json_value *json_new_number_text(json_doc *d, const char *text, size_t len)
 {
+    /* Scan with the parser's own number grammar, straight into d: no
+     * temporary document on this path (the contract calls it per field). */
+    struct parser P;
     json_value *v;
-    json_doc *tmp = json_doc_new();
-    json_value *chk = tmp ? json_parse(tmp, text, len, NULL, NULL) : NULL;
-    if (!chk || chk->type != JSON_NUMBER) {
-        json_doc_free(tmp);
+    if (!len || !(text[0] == '-' || (text[0] >= '0' && text[0] <= '9')))
         return NULL;
-    }
-    v = build(d, JSON_NUMBER);
-    if (v && (v->u.str = json_strdup(d, text, len))) {
-        v->len = len;
-        v->flags = chk->flags;
-        v->i64 = chk->i64;
-    } else {
-        v = NULL;
-    }
-    json_doc_free(tmp);
+    memset(&P, 0, sizeof P);
+    P.doc = d;
+    P.s = P.p = (const unsigned char *)text;
+    P.end = P.s + len;
+    P.lim = &json_default_limits;
+    v = parse_number(&P);
+    if (!v || P.p != P.end)
+        return NULL; /* on trailing bytes the value stays unreachable in the arena */
+    v->src_off = v->src_len = 0;
     return v;
 }
 

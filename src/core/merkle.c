@@ -1,28 +1,9 @@
 /* merkle.c - RFC 9162 tree hashes and the append-only frontier. */
 #include "merkle.h"
+#include "sha256.h"
 
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void sha256_parts(const void *a, size_t alen, const void *b, size_t blen,
-                         const void *c, size_t clen, unsigned char out[MERKLE_HASH])
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned int n = 0;
-    /* Allocation failure of a 200-byte context leaves nothing sane to do. */
-    if (!ctx)
-        abort();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    if (alen)
-        EVP_DigestUpdate(ctx, a, alen);
-    if (blen)
-        EVP_DigestUpdate(ctx, b, blen);
-    if (clen)
-        EVP_DigestUpdate(ctx, c, clen);
-    EVP_DigestFinal_ex(ctx, out, &n);
-    EVP_MD_CTX_free(ctx);
-}
 
 void merkle_leaf_hash(const void *entry, size_t len, unsigned char out[MERKLE_HASH])
 {

@@ -288,11 +288,7 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
                          resp.retry_after ? " (upstream asks to retry later)" : "");
             goto done;
         }
-        json_doc_free(doc);
-        if (!(doc = json_doc_new())) {
-            rc = err_set(e, CUST_ENOMEM, "out of memory");
-            goto done;
-        }
+        json_doc_reset(doc);
         body = json_parse(doc, resp.body.ptr ? resp.body.ptr : "", resp.body.len, NULL, &pe);
         if (!body) {
             rc = err_set(e, pe.code ? pe.code : CUST_EJSON,
@@ -322,12 +318,7 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
                 goto done;
             }
         }
-        json_doc_free(c.out_doc);
-        if (!(c.out_doc = json_doc_new())) {
-            page_step_release(&step);
-            rc = err_set(e, CUST_ENOMEM, "out of memory");
-            goto done;
-        }
+        json_doc_reset(c.out_doc);
         sum->pages++;
         pages_in_tx++;
         page_dirty = 0;

@@ -72,7 +72,7 @@ def main():
                         if v is None:
                             env.pop(k, None)
                         else:
-                            env[k] = v
+                            env[k] = v.replace("{URL}", portal.url)
                     saved, cli.env = cli.env, env
                     args = list(step["run"])
                     args[1:1] = ["-c", cfg]

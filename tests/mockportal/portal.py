@@ -198,6 +198,29 @@ def build(name, n, ratio, seed):
     return out
 
 
+def new_record(ds, i, rnd, now):
+    """A fresh, valid record for /_control/append, with a new identity and the
+    dataset's own change-time field set to now."""
+    if ds.name == "fsma":
+        rec = fsma_event(i, rnd)
+        rec["updated_at"] = now
+        return rec
+    # Grants and registrations: a copy of the newest valid record under a new
+    # id (a copy of an invalid one would be served as valid; a shared
+    # grant_id would make the "new" award a version of an old one).
+    base = next((it[1] for it in reversed(ds.items) if it[2] is None), None)
+    if base is None:
+        raise ValueError("dataset has no valid record to copy")
+    rec = json.loads(json.dumps(base))
+    if ds.name == "grants":
+        rec["grant_id"] = rec["id"] = "%s-%05d" % (base["grant_id"].rsplit("-", 1)[0], i)
+        rec["last_updated"] = now
+    else:
+        rec["id"] = "REG-%06d" % i
+        rec["created_at"] = now
+    return rec
+
+
 class State:
     def __init__(self, args):
         self.args = args
@@ -276,8 +299,10 @@ def make_handler(state):
                         rnd = random.Random("append:%d:%d" % (state.args.seed, ds.seq))
                         for _ in range(int(req.get("count", 1))):
                             i = 900000 + ds.seq
-                            rec = fsma_event(i, rnd) if ds.name == "fsma" else dict(ds.items[-1][1], id="NEW-%d" % i)
-                            rec["updated_at"] = now
+                            try:
+                                rec = new_record(ds, i, rnd, now)
+                            except ValueError as ex:
+                                return self.send(409, {"error": str(ex)})
                             ds.add(rec, None)
                             changed.append(rec.get("id"))
                         ds.version += 1

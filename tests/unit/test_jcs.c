@@ -1,6 +1,7 @@
 /* test_jcs.c - RFC 8785: the number table of Appendix B, the sample of
  * section 3.2.2, the member sorting example of 3.2.3, and I-JSON refusals. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -59,11 +60,62 @@ static const struct {
      "{\"a\":\"\x7f\\u001f\",\"b\":{\"a\":[{\"x\":1,\"y\":2}],\"z\":1}}"},
 };
 
+/* The text fast path must agree with formatting the double, wherever it
+ * answers at all: a fixed table of edges, then 200,000 pseudo-random
+ * decimals of 1..17 digits with the point anywhere. */
+static void text_fast_path(void)
+{
+    static const char *edges[] = {"0", "-0", "0.0", "-0.000", "1", "1.0", "1.50", "100", "100.000", "0.000001",
+                                  "0.0000001", "0.0000010", "537.37", "-537.370", "123456789012345",
+                                  "1234567890123456", "0.1234567890123456", "999999999999999000000",
+                                  "9999999999999990000000", "12.5e3", "1E2", "01", "1.", ".5", "-", ""};
+    char fast[32], slow[32];
+    unsigned long long state = 0x9E3779B97F4A7C15ull;
+    int answered = 0;
+    for (size_t i = 0; i < sizeof edges / sizeof *edges; i++) {
+        if (jcs_number_text(edges[i], strlen(edges[i]), fast)) {
+            jcs_number(strtod(edges[i], NULL), slow);
+            CHECK_STR(fast, slow);
+        }
+    }
+    CHECK(jcs_number_text("12.5e3", 6, fast) == 0);
+    CHECK(jcs_number_text("0.0000001", 9, fast) == 0);
+    CHECK(jcs_number_text("1234567890123456", 16, fast) == 0);
+    CHECK(jcs_number_text("1.50", 4, fast) == 3 && strcmp(fast, "1.5") == 0);
+    for (int i = 0; i < 200000; i++) {
+        char t[40];
+        int at = 0, digits, point;
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        digits = 1 + (int)((state >> 33) % 17);
+        point = (int)((state >> 40) % (unsigned)(digits + 1));
+        if (state >> 63)
+            t[at++] = '-';
+        for (int k = 0; k < digits; k++) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            if (k == point && k > 0)
+                t[at++] = '.';
+            t[at++] = (char)('0' + (state >> 33) % 10);
+        }
+        t[at] = '\0';
+        if (jcs_number_text(t, (size_t)at, fast)) {
+            answered++;
+            jcs_number(strtod(t, NULL), slow);
+            if (strcmp(fast, slow) != 0) {
+                CHECK_STR(fast, slow);
+                fprintf(stderr, "  input: %s\n", t);
+                break;
+            }
+        }
+    }
+    CHECK(answered > 50000); /* the generator reaches the fast path often */
+}
+
 int main(void)
 {
     json_doc *d = json_doc_new();
     buf out;
     buf_init(&out, 1 << 20);
+    text_fast_path();
 
     for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++) {
         double x;
