@@ -5,6 +5,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "contract.h"
 
+#include <math.h>
 #include <pcre2.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,6 +73,18 @@ cust_code contract_compile(contract *c, struct err *e)
                            f->min_length, f->max_length);
         if (f->bounds && f->type != FT_NUMBER && f->type != FT_INTEGER)
             return err_set(e, CUST_ECONFIG, "field %s: gt/ge/lt/le apply to number and integer fields", f->name);
+        if (f->bounds) {
+            /* Coherent: the bounds leave some number that passes. */
+            int lo = (f->bounds & (BOUND_GT | BOUND_GE)) != 0, hi = (f->bounds & (BOUND_LT | BOUND_LE)) != 0;
+            double l = (f->bounds & BOUND_GT) ? f->gt : f->ge, h = (f->bounds & BOUND_LT) ? f->lt : f->le;
+            int lopen = (f->bounds & BOUND_GT) != 0, hopen = (f->bounds & BOUND_LT) != 0;
+            if ((f->bounds & BOUND_GT) && (f->bounds & BOUND_GE) && f->ge > f->gt)
+                l = f->ge, lopen = 0;
+            if ((f->bounds & BOUND_LT) && (f->bounds & BOUND_LE) && f->le < f->lt)
+                h = f->le, hopen = 0;
+            if ((lo && l != l) || (hi && h != h) || (lo && hi && (l > h || (l == h && (lopen || hopen)))))
+                return err_set(e, CUST_ECONFIG, "field %s: bounds gt/ge/lt/le leave no value that passes", f->name);
+        }
         if ((f->has_min_length || f->has_max_length || f->pattern) && f->type != FT_STRING && f->type != FT_ENUM)
             return err_set(e, CUST_ECONFIG, "field %s: length and pattern rules apply to strings", f->name);
         if ((f->normalize & NORM_UTC) && f->type != FT_DATETIME)
@@ -216,8 +229,11 @@ static const char *parse_datetime(const char *s, size_t len, int utc, char *out,
         if (i + 2 > len || !digits(s + i, 2, &oh))
             return "bad UTC offset";
         i += 2;
-        if (i < len && s[i] == ':')
+        if (i < len && s[i] == ':') {
             i++;
+            if (i == len)
+                return "bad UTC offset"; /* "+05:" */
+        }
         if (i < len) {
             if (i + 2 > len || !digits(s + i, 2, &om))
                 return "bad UTC offset";
@@ -398,7 +414,7 @@ static int check_bounds(struct apply *A, const contract_field *f, const json_val
 {
     int ok;
     double d = json_number(v, &ok);
-    if (!ok)
+    if (isinf(d)) /* !ok also flags subnormals (ERANGE), which compare fine */
         return add_error(A, f, "range", v, "number out of the representable range");
     if ((f->bounds & BOUND_GT) && !(d > f->gt))
         return add_error(A, f, "range", v, "must be > %.17g", f->gt);
@@ -435,6 +451,13 @@ static int one_field(struct apply *A, const contract_field *f, const json_value 
                              jtype(v));
         if (f->type == FT_INTEGER && !(v->flags & JSON_F_INT64))
             return add_error(A, f, "type", v, "expected an integer that fits 64 bits");
+        {
+            /* A number no double holds (1e400) has no RFC 8785 form, so
+             * no content hash or key: refuse it here, not in the store. */
+            int ok;
+            if (isinf(json_number(v, &ok))) /* not !ok: subnormals set ERANGE but have a JCS form */
+                return add_error(A, f, "range", v, "number out of the representable range");
+        }
         if (f->bounds) {
             int before = A->nerr;
             if (check_bounds(A, f, v))

@@ -521,6 +521,8 @@ static cust_code set_option(struct loader *L, const struct opt *o, void *obj, ya
     case O_TABLE:
         if ((rc = want(L, n, YAML_MAPPING_NODE, key)))
             return rc;
+        if (o->sub->line_off >= 0)
+            *AT((char *)obj + o->off, int, (size_t)o->sub->line_off) = node_line(n);
         return load_table(L, o->sub, (char *)obj + o->off, n, key);
     case O_FLAGS:
         if (n->type == YAML_SEQUENCE_NODE) {
@@ -768,6 +770,23 @@ static cust_code check_source(struct loader *L, config *c, source_cfg *s, size_t
     if (strncmp(s->url, "http://", 7) != 0 && strncmp(s->url, "https://", 8) != 0)
         return err_set(e, CUST_ECONFIG, "%s:%d: %s.request.url: \"%s\" must start with http:// or https://",
                        f, s->line, s->name, s->url);
+    if (s->auth.token_env && (!s->auth.token_env[0] || strspn(s->auth.token_env, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                              "abcdefghijklmnopqrstuvwxyz0123456789_") !=
+                                                          strlen(s->auth.token_env) ||
+                              (s->auth.token_env[0] >= '0' && s->auth.token_env[0] <= '9')))
+        /* Never echo it: a secret pasted here by mistake must not reach a log. */
+        return err_set(e, CUST_ECONFIG,
+                       "%s:%d: %s.request.auth.token_env: not an environment variable name (letters, digits, "
+                       "'_'); give the variable's NAME, never the secret itself",
+                       f, s->auth.line ? s->auth.line : s->line, s->name);
+    if (s->auth.token_file && !s->auth.token_file[0])
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.request.auth.token_file: empty path", f,
+                       s->auth.line ? s->auth.line : s->line, s->name);
+    if (strcmp(s->auth.type, "none") == 0 && (s->auth.token_env || s->auth.token_file))
+        return err_set(e, CUST_ECONFIG,
+                       "%s:%d: %s.request.auth: type none sends no secret, but token_env/token_file is set; "
+                       "set the type (e.g. bearer) or drop the reference",
+                       f, s->auth.line ? s->auth.line : s->line, s->name);
     if (strcmp(s->auth.type, "bearer") == 0) {
         if (!!s->auth.token_env == !!s->auth.token_file)
             return err_set(e, CUST_ECONFIG,
@@ -845,6 +864,9 @@ cust_code config_load_string(const char *text, size_t len, const char *name, con
     cust_code rc = CUST_OK;
     int have_doc = 0;
 
+    struct err local = {0};
+    if (!e)
+        e = &local; /* the loader reads back the code it set */
     *out = NULL;
     memset(&L, 0, sizeof L);
     L.file = name;
@@ -874,6 +896,21 @@ cust_code config_load_string(const char *text, size_t len, const char *name, con
     if (!(c->path = strdup(name)) || !(c->dir = dir_of(name))) {
         rc = err_set(e, CUST_ENOMEM, "out of memory");
         goto out;
+    }
+    /* Secret files are named relative to the config file, like the store. */
+    for (size_t i = 0; i < c->nsources; i++) {
+        char *tf = c->sources[i].auth.token_file, *abs;
+        size_t n;
+        if (!tf || tf[0] == '/')
+            continue;
+        n = strlen(c->dir) + strlen(tf) + 2;
+        if (!(abs = malloc(n))) {
+            rc = err_set(e, CUST_ENOMEM, "out of memory");
+            goto out;
+        }
+        snprintf(abs, n, "%s/%s", c->dir, tf);
+        free(tf);
+        c->sources[i].auth.token_file = abs;
     }
     jcs_sha256_hex(text, len, c->hash);
     *out = c;

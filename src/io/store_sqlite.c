@@ -41,7 +41,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_FRONT_PUT] = "INSERT OR REPLACE INTO audit_frontier(level, hash) VALUES(?1, ?2)",
     [ST_FRONT_DEL] = "DELETE FROM audit_frontier WHERE level >= ?1",
     [ST_META_PUT] = "INSERT OR REPLACE INTO meta(k, v) VALUES(?1, ?2)",
-    [ST_CKP] = "INSERT INTO checkpoints(tree_size, root, time) VALUES(?1, ?2, ?3)",
+    [ST_CKP] = "INSERT INTO checkpoints(tree_size, root, time) SELECT ?1, ?2, ?3 "
+               "WHERE NOT EXISTS(SELECT 1 FROM checkpoints WHERE tree_size = ?1)",
 };
 
 static const char schema[] =
@@ -76,7 +77,20 @@ static const char schema[] =
     "CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints BEGIN"
     " SELECT RAISE(ABORT, 'custody: checkpoints are append-only'); END;"
     "CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints BEGIN"
-    " SELECT RAISE(ABORT, 'custody: checkpoints are append-only'); END;";
+    " SELECT RAISE(ABORT, 'custody: checkpoints are append-only'); END;"
+    /* INSERT OR REPLACE deletes the row it collides with without firing
+     * DELETE triggers; refuse the collision before it happens. (In a BEFORE
+     * INSERT trigger an auto-assigned rowid reads as -1, matching no row.) */
+    "CREATE TRIGGER IF NOT EXISTS records_no_replace BEFORE INSERT ON records"
+    " WHEN EXISTS(SELECT 1 FROM records WHERE id = NEW.id)"
+    " OR EXISTS(SELECT 1 FROM records WHERE source = NEW.source AND key = NEW.key AND version = NEW.version)"
+    " BEGIN SELECT RAISE(ABORT, 'custody: records are append-only: a change is a new version'); END;"
+    "CREATE TRIGGER IF NOT EXISTS audit_no_replace BEFORE INSERT ON audit"
+    " WHEN EXISTS(SELECT 1 FROM audit WHERE seq = NEW.seq)"
+    " BEGIN SELECT RAISE(ABORT, 'custody: the audit log is append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS checkpoints_no_replace BEFORE INSERT ON checkpoints"
+    " WHEN EXISTS(SELECT 1 FROM checkpoints WHERE tree_size = NEW.tree_size)"
+    " BEGIN SELECT RAISE(ABORT, 'custody: checkpoints are append-only'); END;";
 
 typedef struct sqlite_store {
     struct store base;
@@ -613,13 +627,16 @@ cust_code store_open(const char *uri, store **out, struct err *e)
 {
     const char *colon = strchr(uri, ':');
     *out = NULL;
-    if (colon && colon[1] != '/' ) {
+    if (colon) {
         size_t n = (size_t)(colon - uri);
         for (size_t i = 0; i < sizeof backends / sizeof *backends; i++)
             if (strlen(backends[i]->scheme) == n && strncmp(uri, backends[i]->scheme, n) == 0)
                 return backends[i]->open(colon + 1, out, e);
-        return err_set(e, CUST_ESTORE, "store %s: unknown store kind \"%.*s\"; use sqlite:PATH", uri,
-                       (int)n, uri);
+        /* "C:/x" or "dir:name/x" may be plain paths; "kind:" without a
+         * slash after it names a store kind we do not have. */
+        if (colon[1] != '/' && !strchr(uri, '/'))
+            return err_set(e, CUST_ESTORE, "store %s: unknown store kind \"%.*s\"; use sqlite:PATH", uri,
+                           (int)n, uri);
     }
     return store_sqlite_ops.open(uri, out, e);
 }
