@@ -26,6 +26,7 @@ const char *cust_strerror(cust_code code)
     return "unknown";
 }
 
+__attribute__((format(printf, 4, 0)))
 static cust_code vset(struct err *e, cust_code code, long cause, const char *fmt, va_list ap)
 {
     if (!e)
