@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "engine/fetch.h"
 #include "engine/poll.h"
 
 static int take_lock(const config *cfg, int *fd_out)
@@ -74,6 +75,7 @@ int cmd_poll(cli *c, int argc, char **argv)
     config *cfg = NULL;
     store *st = NULL;
     http_client *http = NULL;
+    rate_pools *pools = NULL;
     poll_summary *sums = NULL;
     const source_cfg **todo = NULL;
     size_t ntodo = 0, polled = 0;
@@ -118,8 +120,13 @@ int cmd_poll(cli *c, int argc, char **argv)
         rc = cmd_fail(&e);
         goto out;
     }
+    if (!(pools = rate_pools_new())) {
+        fprintf(stderr, "custody: out of memory\n");
+        rc = 3;
+        goto out;
+    }
     for (size_t k = 0; k < ntodo; k++) {
-        poll_opts o = {cfg->actor, NULL};
+        poll_opts o = {cfg->actor, NULL, pools, NULL};
         err_clear(&e);
         polled++;
         if (poll_source(cfg, todo[k], st, http, &o, &sums[k], &e)) {
@@ -137,6 +144,7 @@ int cmd_poll(cli *c, int argc, char **argv)
     else if (!c->quiet)
         print_table(sums, polled, c->color);
 out:
+    rate_pools_free(pools);
     http_client_free(http);
     store_close(st);
     if (lockfd >= 0)

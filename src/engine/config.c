@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <yaml.h>
 
@@ -67,21 +68,109 @@ struct otab {
 
 #define N(a) (sizeof(a) / sizeof *(a))
 
-static const char *const auth_types[] = {"none", "bearer", NULL};
+static const char *const auth_types[] = {"none", "bearer", "basic", "api_key", "header", "oauth2", NULL};
+static const char *const methods[] = {"GET", "POST", NULL};
 static const char *const field_types[] = {"string", "number", "integer", "boolean", "datetime", "enum", NULL};
 static const char *const normalizers[] = {"trim", "lower", "upper", "utc", "collapse", NULL};
 static const char *const pager_types[] = {"cursor", "none", NULL};
 
 static const struct opt auth_opts[] = {
     {"type", O_ENUM, offsetof(auth_cfg, type), "none", 0, NULL, auth_types, 0, 0, 0,
-     "Authentication scheme: none or bearer (Authorization: Bearer <token>)."},
+     "Scheme: none; bearer (Authorization: Bearer <secret>); basic (username + the secret as "
+     "password); api_key (the secret in header `header`, default X-API-Key, or query parameter "
+     "`param`); header (the secret as the value of header `header`); oauth2 (client credentials "
+     "at token_url with client_id and the secret; the token is cached, renewed refresh_before "
+     "its expiry and once on 401)."},
     {"token_env", O_REF, offsetof(auth_cfg, token_env), NULL, 0, NULL, NULL, 0, 0, 0,
-     "Name of the environment variable holding the token. The value is never printed or stored."},
+     "Name of the environment variable holding the secret (token, password, API key or client "
+     "secret). The value is never printed, logged or stored."},
     {"token_file", O_REF, offsetof(auth_cfg, token_file), NULL, 0, NULL, NULL, 0, 0, 0,
-     "Path of a file holding the token (relative to the config file; should be mode 0600)."},
+     "Path of a file holding the secret (relative to the config file; should be mode 0600)."},
+    {"username", O_STR, offsetof(auth_cfg, username), NULL, 0, NULL, NULL, 0, 0, 0,
+     "basic: the user name."},
+    {"header", O_STR, offsetof(auth_cfg, header), NULL, 0, NULL, NULL, 0, 0, 0,
+     "api_key / header: name of the header that carries the secret."},
+    {"param", O_STR, offsetof(auth_cfg, param), NULL, 0, NULL, NULL, 0, 0, 0,
+     "api_key: query parameter that carries the secret (redacted in the audit log)."},
+    {"token_url", O_STR, offsetof(auth_cfg, token_url), NULL, 0, NULL, NULL, 0, 0, 0,
+     "oauth2: the token endpoint."},
+    {"client_id", O_STR, offsetof(auth_cfg, client_id), NULL, 0, NULL, NULL, 0, 0, 0,
+     "oauth2: the client id (the client secret is the secret)."},
+    {"scope", O_STR, offsetof(auth_cfg, scope), NULL, 0, NULL, NULL, 0, 0, 0,
+     "oauth2: scope to request, optional."},
+    {"refresh_before", O_DURATION, offsetof(auth_cfg, refresh_before_ms), "60s", 0, NULL, NULL, 0, 0, 0,
+     "oauth2: fetch a new token this long before the current one expires."},
 };
 static const struct otab auth_tab = {"auth", sizeof(auth_cfg), auth_opts, N(auth_opts), -1,
                                      offsetof(auth_cfg, line), "How requests authenticate."};
+
+static const struct opt tls_opts[] = {
+    {"insecure", O_BOOL, offsetof(tls_cfg, insecure), "false", 0, NULL, NULL, 0, 0, 0,
+     "Skip certificate verification. For a test bench only: every poll warns and audits it."},
+    {"ca_file", O_STR, offsetof(tls_cfg, ca_file), NULL, 0, NULL, NULL, 0, 0, 0,
+     "PEM CA bundle to verify the server with, instead of the system's (relative to the config file)."},
+    {"client_cert", O_STR, offsetof(tls_cfg, client_cert), NULL, 0, NULL, NULL, 0, 0, 0,
+     "PEM client certificate for mutual TLS."},
+    {"client_key", O_STR, offsetof(tls_cfg, client_key), NULL, 0, NULL, NULL, 0, 0, 0,
+     "PEM private key of client_cert (keep it mode 0600)."},
+};
+static const struct otab tls_tab = {"tls", sizeof(tls_cfg), tls_opts, N(tls_opts), -1, -1,
+                                    "TLS settings (verification is always on unless insecure)."};
+
+static const struct opt retry_opts[] = {
+    {"attempts", O_INT, offsetof(retry_cfg, attempts), "5", 0, NULL, NULL, 0, 0, 0,
+     "Tries per request, the first included; 1: no retries."},
+    {"base", O_DURATION, offsetof(retry_cfg, base_ms), "1s", 0, NULL, NULL, 0, 0, 0,
+     "Backoff: the n-th retry waits a random time in [0, min(max, base * 2^(n-1))] (full jitter)."},
+    {"max", O_DURATION, offsetof(retry_cfg, max_ms), "60s", 0, NULL, NULL, 0, 0, 0,
+     "Longest backoff between two tries."},
+    {"max_wait", O_DURATION, offsetof(retry_cfg, max_wait_ms), "5m", 0, NULL, NULL, 0, 0, 0,
+     "Longest wait custody accepts from Retry-After or a rate-limit reset; a longer one ends the "
+     "cycle (the cursor stays) instead of sleeping."},
+    {"on", O_STRLIST, offsetof(retry_cfg, on), NULL, 0, NULL, NULL, offsetof(retry_cfg, non), 0, 0,
+     "HTTP statuses to retry (default 408, 425, 429, 500, 502, 503, 504). Network errors and "
+     "timeouts are always retried; other 4xx never."},
+    {"post", O_BOOL, offsetof(retry_cfg, post), "false", 0, NULL, NULL, 0, 0, 0,
+     "Retry POST requests too (only for search-style POSTs that change nothing upstream)."},
+};
+static const struct otab retry_tab = {"retry", sizeof(retry_cfg), retry_opts, N(retry_opts), -1, -1,
+                                      "Retries of one request."};
+
+static const struct opt rate_opts[] = {
+    {"requests", O_NUM, offsetof(rate_cfg, requests), "0", 0, NULL, NULL, 0, 0, 0,
+     "Requests allowed per `per` (a token bucket); 0: no client-side limit."},
+    {"per", O_DURATION, offsetof(rate_cfg, per_ms), "1s", 0, NULL, NULL, 0, 0, 0,
+     "The window of `requests`."},
+    {"burst", O_INT, offsetof(rate_cfg, burst), "0", 0, NULL, NULL, 0, 0, 0,
+     "Bucket capacity; 0: the same as requests (at least 1)."},
+    {"pool", O_STR, offsetof(rate_cfg, pool), NULL, 0, NULL, NULL, 0, 0, 0,
+     "Name of a budget under `pools` shared with other sources (one vendor account); replaces "
+     "requests/per/burst."},
+};
+static const struct otab rate_tab = {"rate_limit", sizeof(rate_cfg), rate_opts, N(rate_opts), -1, -1,
+                                     "Client-side request rate."};
+
+static const struct opt breaker_opts[] = {
+    {"failures", O_INT, offsetof(breaker_ycfg, failures), "5", 0, NULL, NULL, 0, 0, 0,
+     "Consecutive failed cycles (after retries) that open the breaker; 0: no breaker."},
+    {"cooldown", O_DURATION, offsetof(breaker_ycfg, cooldown_ms), "5m", 0, NULL, NULL, 0, 0, 0,
+     "How long an open breaker skips the source before a probe cycle."},
+    {"probes", O_INT, offsetof(breaker_ycfg, probes), "1", 0, NULL, NULL, 0, 0, 0,
+     "Successful half-open cycles that close it again."},
+};
+static const struct otab breaker_tab = {"breaker", sizeof(breaker_ycfg), breaker_opts, N(breaker_opts),
+                                        -1, -1, "Circuit breaker; its state is kept in the store."};
+
+static const struct opt pool_opts[] = {
+    {"requests", O_NUM, offsetof(pool_cfg, requests), NULL, F_REQ, NULL, NULL, 0, 0, 0,
+     "Requests allowed per `per` across every source in the pool."},
+    {"per", O_DURATION, offsetof(pool_cfg, per_ms), "1s", 0, NULL, NULL, 0, 0, 0, "The window."},
+    {"burst", O_INT, offsetof(pool_cfg, burst), "0", 0, NULL, NULL, 0, 0, 0,
+     "Bucket capacity; 0: the same as requests (at least 1)."},
+};
+static const struct otab pool_tab = {"pool", sizeof(pool_cfg), pool_opts, N(pool_opts),
+                                     offsetof(pool_cfg, name), offsetof(pool_cfg, line),
+                                     "A shared request budget."};
 
 /* The timeout and request sub-tables write into source_cfg directly. */
 static const struct opt timeout_opts[] = {
@@ -89,6 +178,10 @@ static const struct opt timeout_opts[] = {
      "Longest wait for the TCP/TLS connection."},
     {"total", O_DURATION, offsetof(source_cfg, total_timeout_ms), "30s", 0, NULL, NULL, 0, 0, 0,
      "Longest time for one whole request, body included."},
+    {"low_speed", O_DURATION, offsetof(source_cfg, low_speed_ms), "30s", 0, NULL, NULL, 0, 0, 0,
+     "Abort a transfer that moves fewer than low_speed_bytes per second for this long; 0: off."},
+    {"low_speed_bytes", O_INT, offsetof(source_cfg, low_speed_bytes), "1", 0, NULL, NULL, 0, 0, 0,
+     "See low_speed."},
 };
 static const struct otab timeout_tab = {"timeout", sizeof(source_cfg), timeout_opts, N(timeout_opts),
                                         -1, -1, "Request time limits."};
@@ -96,6 +189,23 @@ static const struct otab timeout_tab = {"timeout", sizeof(source_cfg), timeout_o
 static const struct opt request_opts[] = {
     {"url", O_STR, offsetof(source_cfg, url), NULL, F_REQ, NULL, NULL, 0, 0, 0,
      "The endpoint, http:// or https://; pagination parameters are appended to its query."},
+    {"method", O_ENUM, offsetof(source_cfg, method), "GET", 0, NULL, methods, 0, 0, 0,
+     "GET, or POST for search-style APIs (with body)."},
+    {"body", O_STR, offsetof(source_cfg, body), NULL, 0, NULL, NULL, 0, 0, 0,
+     "POST: the request body (JSON text)."},
+    {"headers", O_STRMAP, offsetof(source_cfg, header_names), NULL, 0, NULL, NULL,
+     offsetof(source_cfg, nheaders), offsetof(source_cfg, header_values), 0,
+     "Extra request headers, e.g. { Accept-Language: en }. Not for secrets: use auth."},
+    {"fallback", O_STRLIST, offsetof(source_cfg, fallbacks), NULL, 0, NULL, NULL,
+     offsetof(source_cfg, nfallbacks), 0, 0,
+     "Mirror URLs, tried in order when the primary fails after its retries or its breaker is "
+     "open; each page's audit entry names the endpoint that served it."},
+    {"proxy", O_STR, offsetof(source_cfg, proxy), NULL, 0, NULL, NULL, 0, 0, 0,
+     "Proxy URL (http://host:port); unset: libcurl's environment variables apply."},
+    {"tls", O_TABLE, offsetof(source_cfg, tls), NULL, 0, &tls_tab, NULL, 0, 0, 0, "TLS (see tls)."},
+    {"conditional", O_BOOL, offsetof(source_cfg, conditional), "true", 0, NULL, NULL, 0, 0, 0,
+     "Send If-None-Match / If-Modified-Since from the last response; a 304 ends the cycle with "
+     "nothing changed."},
     {"auth", O_TABLE, offsetof(source_cfg, auth), NULL, 0, &auth_tab, NULL, 0, 0, 0,
      "Authentication (see auth)."},
     {"timeout", O_TABLE, 0, NULL, 0, &timeout_tab, NULL, 0, 0, 0, "Time limits (see timeout)."},
@@ -136,6 +246,12 @@ static const struct opt source_opts[] = {
      "saves fsyncs, a crash re-fetches at most this many pages."},
     {"max_pages", O_INT, offsetof(source_cfg, max_pages), "0", 0, NULL, NULL, 0, 0, 0,
      "Stop a cycle after this many pages (the cursor resumes next cycle); 0: no limit."},
+    {"retry", O_TABLE, offsetof(source_cfg, retry), NULL, 0, &retry_tab, NULL, 0, 0, 0,
+     "Retries (see retry)."},
+    {"rate_limit", O_TABLE, offsetof(source_cfg, rate), NULL, 0, &rate_tab, NULL, 0, 0, 0,
+     "Client-side rate limit (see rate_limit)."},
+    {"breaker", O_TABLE, offsetof(source_cfg, breaker), NULL, 0, &breaker_tab, NULL, 0, 0, 0,
+     "Circuit breaker (see breaker)."},
 };
 static const struct otab source_tab = {"source", sizeof(source_cfg), source_opts, N(source_opts),
                                        -1, offsetof(source_cfg, line), "One upstream API feed."};
@@ -198,6 +314,8 @@ static const struct opt top_opts[] = {
      offsetof(config, nsources), 0, 0, "The feeds to poll (see source)."},
     {"contracts", O_MAP, offsetof(config, contracts), NULL, F_REQ, &contract_tab, NULL,
      offsetof(config, ncontracts), 0, 0, "Contract name -> contract (see contract)."},
+    {"pools", O_MAP, offsetof(config, pools), NULL, 0, &pool_tab, NULL, offsetof(config, npools), 0, 0,
+     "Pool name -> shared request budget (see pool), for sources on one vendor account."},
 };
 static const struct otab top_tab = {"top level", sizeof(config), top_opts, N(top_opts), -1, -1,
                                     "The configuration file."};
@@ -770,6 +888,27 @@ static cust_code check_source(struct loader *L, config *c, source_cfg *s, size_t
     if (strncmp(s->url, "http://", 7) != 0 && strncmp(s->url, "https://", 8) != 0)
         return err_set(e, CUST_ECONFIG, "%s:%d: %s.request.url: \"%s\" must start with http:// or https://",
                        f, s->line, s->name, s->url);
+    for (size_t j = 0; j < s->nfallbacks; j++)
+        if (strncmp(s->fallbacks[j], "http://", 7) != 0 && strncmp(s->fallbacks[j], "https://", 8) != 0)
+            return err_set(e, CUST_ECONFIG, "%s:%d: %s.request.fallback[%zu]: \"%s\" must start with http:// "
+                           "or https://", f, s->line, s->name, j, s->fallbacks[j]);
+    if (strcmp(s->method, "POST") == 0 && !s->body)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.request.body: POST needs a body (the search request, as "
+                       "JSON text)", f, s->line, s->name);
+    if (s->body && strcmp(s->method, "POST") != 0)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.request.body: only POST sends a body; set method: POST",
+                       f, s->line, s->name);
+    for (size_t j = 0; j < s->nheaders; j++) {
+        const char *h = s->header_names[j];
+        if (!*h || strspn(h, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") !=
+                       strlen(h) || strpbrk(s->header_values[j], "\r\n"))
+            return err_set(e, CUST_ECONFIG, "%s:%d: %s.request.headers.%s: not a valid header name or value",
+                           f, s->line, s->name, h);
+        if (strcasecmp(h, "Authorization") == 0 || strcasecmp(h, "Proxy-Authorization") == 0 ||
+            strcasecmp(h, "Cookie") == 0)
+            return err_set(e, CUST_ECONFIG, "%s:%d: %s.request.headers.%s: credentials go under auth (by "
+                           "reference), never inline", f, s->line, s->name, h);
+    }
     if (s->auth.token_env && (!s->auth.token_env[0] || strspn(s->auth.token_env, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                                               "abcdefghijklmnopqrstuvwxyz0123456789_") !=
                                                           strlen(s->auth.token_env) ||
@@ -782,18 +921,67 @@ static cust_code check_source(struct loader *L, config *c, source_cfg *s, size_t
     if (s->auth.token_file && !s->auth.token_file[0])
         return err_set(e, CUST_ECONFIG, "%s:%d: %s.request.auth.token_file: empty path", f,
                        s->auth.line ? s->auth.line : s->line, s->name);
-    if (strcmp(s->auth.type, "none") == 0 && (s->auth.token_env || s->auth.token_file))
-        return err_set(e, CUST_ECONFIG,
-                       "%s:%d: %s.request.auth: type none sends no secret, but token_env/token_file is set; "
-                       "set the type (e.g. bearer) or drop the reference",
-                       f, s->auth.line ? s->auth.line : s->line, s->name);
-    if (strcmp(s->auth.type, "bearer") == 0) {
-        if (!!s->auth.token_env == !!s->auth.token_file)
-            return err_set(e, CUST_ECONFIG,
-                           "%s:%d: %s.request.auth: bearer needs exactly one of token_env or token_file "
-                           "(secrets are given by reference, never inline)",
-                           f, s->auth.line ? s->auth.line : s->line, s->name);
+    {
+        struct err ae = {0};
+        if (auth_check(&s->auth, &ae))
+            return err_set(e, CUST_ECONFIG, "%s:%d: %s.request.auth: %s", f, s->auth.line ? s->auth.line : s->line,
+                           s->name, ae.msg);
     }
+    if ((s->tls.client_cert == NULL) != (s->tls.client_key == NULL))
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.request.tls: client_cert and client_key go together", f,
+                       s->line, s->name);
+    /* retry */
+    retry_policy_default(&s->retry_policy);
+    if (s->retry.attempts < 1 || s->retry.attempts > 100)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.retry.attempts: %ld is out of range 1..100", f, s->line,
+                       s->name, s->retry.attempts);
+    if (s->retry.base_ms <= 0 || s->retry.max_ms < s->retry.base_ms || s->retry.max_wait_ms < 0)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.retry: base must be positive and max at least base", f,
+                       s->line, s->name);
+    s->retry_policy.attempts = (int)s->retry.attempts;
+    s->retry_policy.base_ms = s->retry.base_ms;
+    s->retry_policy.cap_ms = s->retry.max_ms;
+    s->retry_policy.max_wait_ms = s->retry.max_wait_ms;
+    s->retry_policy.retry_post = s->retry.post;
+    if (s->retry.non) {
+        if (s->retry.non > POLICY_MAX_STATUSES)
+            return err_set(e, CUST_ECONFIG, "%s:%d: %s.retry.on: at most %d statuses", f, s->line, s->name,
+                           POLICY_MAX_STATUSES);
+        s->retry_policy.nstatuses = 0;
+        for (size_t j = 0; j < s->retry.non; j++) {
+            char *end;
+            long v = strtol(s->retry.on[j], &end, 10);
+            if (*end || end == s->retry.on[j] || v < 100 || v > 599)
+                return err_set(e, CUST_ECONFIG, "%s:%d: %s.retry.on: \"%s\" is not an HTTP status (100..599)",
+                               f, s->line, s->name, s->retry.on[j]);
+            s->retry_policy.statuses[s->retry_policy.nstatuses++] = (int)v;
+        }
+    }
+    /* rate limit */
+    if (s->rate.requests < 0 || s->rate.per_ms <= 0 || s->rate.burst < 0)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.rate_limit: requests, per and burst must not be negative",
+                       f, s->line, s->name);
+    if (s->rate.pool) {
+        for (size_t j = 0; j < c->npools; j++)
+            if (strcmp(c->pools[j].name, s->rate.pool) == 0)
+                s->pool = &c->pools[j];
+        if (!s->pool)
+            return err_set(e, CUST_ECONFIG, "%s:%d: %s.rate_limit.pool: no pool named \"%s\" under pools", f,
+                           s->line, s->name, s->rate.pool);
+        if (s->rate.requests > 0)
+            return err_set(e, CUST_ECONFIG, "%s:%d: %s.rate_limit: give either pool or requests, not both", f,
+                           s->line, s->name);
+    }
+    /* breaker */
+    if (s->breaker.failures < 0 || s->breaker.cooldown_ms < 0 || s->breaker.probes < 1)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.breaker: failures >= 0, cooldown >= 0, probes >= 1", f,
+                       s->line, s->name);
+    s->breaker_policy.failures = (int)s->breaker.failures;
+    s->breaker_policy.cooldown_ms = s->breaker.cooldown_ms;
+    s->breaker_policy.probes = (int)s->breaker.probes;
+    if (s->low_speed_ms < 0 || s->low_speed_bytes < 1)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.request.timeout: low_speed must not be negative and "
+                       "low_speed_bytes at least 1", f, s->line, s->name);
     s->pagination.ops = paginate_lookup(s->pagination_type);
     s->pagination.records = s->records;
     if (s->pagination.ops == &pager_cursor && !s->pagination.next)
@@ -827,6 +1015,10 @@ static cust_code check_config(struct loader *L, config *c)
     cust_code rc;
     if (c->nsources == 0)
         return err_set(L->e, CUST_ECONFIG, "%s:1: sources: at least one source is needed", L->file);
+    for (size_t i = 0; i < c->npools; i++)
+        if (c->pools[i].requests <= 0 || c->pools[i].per_ms <= 0 || c->pools[i].burst < 0)
+            return err_set(L->e, CUST_ECONFIG, "%s:%d: pools.%s: requests and per must be positive", L->file,
+                           c->pools[i].line, c->pools[i].name);
     for (size_t i = 0; i < c->ncontracts; i++) {
         struct err ce = {0};
         if (contract_compile(&c->contracts[i], &ce))
@@ -899,18 +1091,22 @@ cust_code config_load_string(const char *text, size_t len, const char *name, con
     }
     /* Secret files are named relative to the config file, like the store. */
     for (size_t i = 0; i < c->nsources; i++) {
-        char *tf = c->sources[i].auth.token_file, *abs;
-        size_t n;
-        if (!tf || tf[0] == '/')
-            continue;
-        n = strlen(c->dir) + strlen(tf) + 2;
-        if (!(abs = malloc(n))) {
-            rc = err_set(e, CUST_ENOMEM, "out of memory");
-            goto out;
+        source_cfg *sc = &c->sources[i];
+        char **files[] = {&sc->auth.token_file, &sc->tls.ca_file, &sc->tls.client_cert, &sc->tls.client_key};
+        for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
+            char *tf = *files[k], *abs;
+            size_t n;
+            if (!tf || tf[0] == '/')
+                continue;
+            n = strlen(c->dir) + strlen(tf) + 2;
+            if (!(abs = malloc(n))) {
+                rc = err_set(e, CUST_ENOMEM, "out of memory");
+                goto out;
+            }
+            snprintf(abs, n, "%s/%s", c->dir, tf);
+            free(tf);
+            *files[k] = abs;
         }
-        snprintf(abs, n, "%s/%s", c->dir, tf);
-        free(tf);
-        c->sources[i].auth.token_file = abs;
     }
     jcs_sha256_hex(text, len, c->hash);
     *out = c;
@@ -1217,6 +1413,10 @@ static void print_opt(FILE *out, const struct opt *o, const void *obj, int ind, 
         size_t n = *AT((void *)obj, size_t, o->n_off);
         const char *a = *AT((void *)obj, char *, o->off);
         PREFIX();
+        if (!n) {
+            fprintf(out, "%s: %s\n", o->name, o->type == O_MAP ? "{}" : "[]");
+            return;
+        }
         fprintf(out, "%s:\n", o->name);
         for (size_t i = 0; i < n; i++) {
             const void *elem = a + i * o->sub->size;

@@ -11,21 +11,72 @@
 #include "core/contract.h"
 #include "core/err.h"
 #include "core/paginate.h"
+#include "core/policy.h"
+#include "io/auth.h"
 
-typedef struct auth_cfg {
-    char *type;        /* "none", "bearer" */
-    char *token_env;   /* name of the environment variable holding the secret */
-    char *token_file;  /* path of a file holding the secret */
+typedef struct tls_cfg {
+    int insecure;         /* no certificate verification: audited loudly */
+    char *ca_file;        /* resolved against the config's directory */
+    char *client_cert;
+    char *client_key;
+} tls_cfg;
+
+typedef struct retry_cfg {
+    long attempts;
+    long base_ms;
+    long max_ms;
+    long max_wait_ms;
+    char **on;            /* statuses as written */
+    size_t non;
+    int post;             /* POST is safe to repeat */
+} retry_cfg;
+
+typedef struct rate_cfg {
+    double requests;      /* per `per`; 0: no client-side limit */
+    long per_ms;
+    long burst;           /* 0: = requests */
+    char *pool;           /* share a named budget under `pools` */
+} rate_cfg;
+
+typedef struct breaker_ycfg {
+    long failures;
+    long cooldown_ms;
+    long probes;
+} breaker_ycfg;
+
+typedef struct pool_cfg {
+    char *name;
+    double requests;
+    long per_ms;
+    long burst;
     int line;
-} auth_cfg;
+} pool_cfg;
 
 typedef struct source_cfg {
     char *name;
     char *url;
+    char *method;         /* GET or POST */
+    char *body;           /* POST body (JSON text) */
+    char **header_names;  /* extra request headers (not secrets) */
+    char **header_values;
+    size_t nheaders;
+    char **fallbacks;     /* mirror URLs tried in order when the primary fails */
+    size_t nfallbacks;
+    char *proxy;
+    tls_cfg tls;
     auth_cfg auth;
     long connect_timeout_ms;
     long total_timeout_ms;
+    long low_speed_bytes;
+    long low_speed_ms;
     long max_body_bytes;
+    int conditional;      /* send If-None-Match / If-Modified-Since */
+    retry_cfg retry;
+    rate_cfg rate;
+    breaker_ycfg breaker;
+    retry_policy retry_policy;   /* resolved from retry */
+    breaker_cfg breaker_policy;  /* resolved from breaker */
+    const pool_cfg *pool;        /* resolved rate.pool, NULL: own bucket */
     char *records;        /* JSON path of the records array */
     char *pagination_type;
     paginate_cfg pagination;
@@ -45,6 +96,8 @@ typedef struct config {
     size_t nsources;
     contract *contracts;
     size_t ncontracts;
+    pool_cfg *pools;
+    size_t npools;
     char hash[65];        /* SHA-256 of the file's bytes */
 } config;
 

@@ -15,6 +15,7 @@
 #include "core/jcs.h"
 #include "core/json.h"
 #include "io/auth.h"
+#include "fetch.h"
 
 void poll_clock_real(char out[32])
 {
@@ -69,6 +70,84 @@ static cust_code audit(struct cycle *c, const char *action, const char *subject,
     store_audit a = {c->now, c->actor, action, c->src->name, subject ? subject : "",
                      detail ? detail : "{}", c->sum->cycle};
     return c->st->ops->audit_append(c->st, &a, NULL, e);
+}
+
+/* Write the requests made so far (and why) into the open transaction. */
+static cust_code flush_evidence(struct cycle *c, fetcher *f, struct err *e)
+{
+    fetch_evidence *ev;
+    size_t n;
+    cust_code rc = CUST_OK;
+    fetcher_take_evidence(f, &ev, &n);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = audit(c, ev[i].action, ev[i].subject, ev[i].detail, e);
+    fetch_evidence_free(ev, n);
+    return rc;
+}
+
+static int64_t kv_int(store *st, const char *source, const char *key, struct err *e, cust_code *rc)
+{
+    char *v = NULL;
+    int64_t out = 0;
+    if ((*rc = st->ops->kv_get(st, source, key, &v, e)))
+        return 0;
+    if (v)
+        out = strtoll(v, NULL, 10);
+    free(v);
+    return out;
+}
+
+/* The breaker as kept in the store: "state failures probes_ok opened_ms". */
+static cust_code breaker_load(store *st, const char *source, breaker *b, struct err *e)
+{
+    char *v = NULL, name[16];
+    cust_code rc;
+    memset(b, 0, sizeof *b);
+    if ((rc = st->ops->kv_get(st, source, "breaker", &v, e)) || !v)
+        return rc;
+    {
+        char *p = v, *end;
+        size_t n = strcspn(p, " ");
+        if (n < sizeof name) {
+            memcpy(name, p, n);
+            name[n] = '\0';
+            breaker_state_parse(name, &b->state);
+        }
+        p += n;
+        b->failures = (int)strtol(p, &end, 10);
+        p = end;
+        b->probes_ok = (int)strtol(p, &end, 10);
+        p = end;
+        b->opened_ms = strtoll(p, &end, 10);
+    }
+    free(v);
+    return CUST_OK;
+}
+
+static cust_code breaker_save(store *st, const char *source, const breaker *b, struct err *e)
+{
+    char v[96];
+    snprintf(v, sizeof v, "%s %d %d %lld", breaker_state_name(b->state), b->failures, b->probes_ok,
+             (long long)b->opened_ms);
+    return st->ops->kv_put(st, source, "breaker", v, e);
+}
+
+static cust_code audit_breaker(struct cycle *c, breaker_state from, const breaker *b, const char *why, struct err *e)
+{
+    buf_reset(&c->detail);
+    if (buf_addf(&c->detail, "{\"failures\":%d,\"from\":\"%s\",\"opened_ms\":%lld,\"to\":\"%s\",\"why\":",
+                 b->failures, breaker_state_name(from), (long long)b->opened_ms, breaker_state_name(b->state)) ||
+        json_write_string(&c->detail, why, strlen(why)) || buf_addc(&c->detail, '}'))
+        return err_set(e, CUST_ENOMEM, "out of memory");
+    return audit(c, "breaker.transition", "", c->detail.ptr, e);
+}
+
+static void iso_ms(int64_t ms, char out[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* Handle one record: store it, count it, audit what changed. */
@@ -175,27 +254,39 @@ static cust_code set_cursor(struct cycle *c, const char *old, const char *now_po
     return audit(c, "cursor.advance", "", c->detail.ptr, e);
 }
 
+static int upstream_failure(cust_code rc)
+{
+    return rc == CUST_EHTTP || rc == CUST_EUPSTREAM || rc == CUST_EJSON || rc == CUST_ELIMIT;
+}
+
 cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_client *http,
                       const poll_opts *o, poll_summary *sum, struct err *e)
 {
     struct cycle c;
     store_source_state state = {0};
-    buf secret, authz, query, url;
+    buf secret, query;
     const auth_scheme *scheme = auth_lookup(src->auth.type);
-    const char *headers[2] = {NULL, NULL};
+    fetcher f;
+    int have_fetcher = 0;
     http_response resp;
     json_doc *doc = NULL;
     char *committed_pos = NULL; /* cursor as stored */
     char *pos = NULL;           /* position of the page being fetched */
     char *pending_pos = NULL;   /* cursor to store with the open transaction */
+    char *cond_url = NULL, *cond_etag = NULL, *cond_lm = NULL;
     int in_tx = 0, pages_in_tx = 0, page_dirty = 0;
-    int rolled_back = 0;
+    int rolled_back = 0, not_modified = 0, primary_tried = 0;
+    breaker brk;
+    breaker_state brk_before;
+    int64_t not_before = 0, now_ms;
+    const fetch_clock *clk = o && o->fetch_clock ? o->fetch_clock : &fetch_clock_real;
     poll_summary at_commit; /* counters as of the last commit */
     double t0 = mono_now();
     cust_code rc = CUST_OK;
     struct err le = {0};
 
     memset(sum, 0, sizeof *sum);
+    memset(&f, 0, sizeof f);
     snprintf(sum->source, sizeof sum->source, "%s", src->name);
     new_cycle_id(sum->cycle);
     at_commit = *sum;
@@ -212,21 +303,22 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
     buf_init(&c.detail, 1u << 20);
     buf_init(&c.recon, 64u << 20);
     buf_init(&secret, 64 * 1024);
-    buf_init(&authz, 64 * 1024);
     buf_init(&query, 64 * 1024);
-    buf_init(&url, 64 * 1024);
     http_response_init(&resp);
     resp.body.toobig = (size_t)src->max_body_bytes + 1;
+    memset(&brk, 0, sizeof brk);
+    brk_before = BREAKER_CLOSED;
 
     if (!(doc = json_doc_new()) || !(c.out_doc = json_doc_new())) {
         rc = err_set(e, CUST_ENOMEM, "out of memory");
         goto done;
     }
-    if (scheme && scheme->needs_secret) {
-        if ((rc = config_read_secret(src, &secret, e)) || (rc = scheme->header(secret.ptr, &authz, e)))
-            goto done;
-        headers[0] = authz.ptr;
-    }
+    if (scheme && scheme->needs_secret && (rc = config_read_secret(src, &secret, e)))
+        goto done;
+    if ((rc = fetcher_init(&f, src, http, secret.ptr, o ? o->pools : NULL, clk, e)))
+        goto done;
+    have_fetcher = 1;
+    auth_wipe(&secret);
     if ((rc = st->ops->source_get(st, src->name, &state, e)))
         goto done;
     if (state.cursor && !(committed_pos = strdup(state.cursor))) {
@@ -237,6 +329,17 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
         rc = err_set(e, CUST_ENOMEM, "out of memory");
         goto done;
     }
+    if ((rc = breaker_load(st, src->name, &brk, e)))
+        goto done;
+    brk_before = brk.state;
+    not_before = kv_int(st, src->name, "not_before_ms", e, &rc);
+    if (rc)
+        goto done;
+    if (src->conditional &&
+        ((rc = st->ops->kv_get(st, src->name, "cond_url", &cond_url, e)) ||
+         (rc = st->ops->kv_get(st, src->name, "etag", &cond_etag, e)) ||
+         (rc = st->ops->kv_get(st, src->name, "last_modified", &cond_lm, e))))
+        goto done;
     c.clock(c.now);
     buf_reset(&c.detail);
     if ((rc = st->ops->begin(st, e)))
@@ -246,55 +349,89 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
         buf_adds(&c.detail, "\",\"cursor\":") ||
         (committed_pos ? json_write_string(&c.detail, committed_pos, strlen(committed_pos))
                        : buf_adds(&c.detail, "null")) ||
+        (src->tls.insecure && buf_adds(&c.detail, ",\"tls_insecure\":true")) ||
         buf_addc(&c.detail, '}')) {
         rc = err_set(e, CUST_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = audit(&c, "poll.start", "", c.detail.ptr, e)) || (rc = st->ops->commit(st, e)))
+    if ((rc = audit(&c, "poll.start", "", c.detail.ptr, e)))
         goto done;
-    in_tx = 0;
+    if (src->tls.insecure) {
+        fprintf(stderr, "custody: WARNING: source %s: TLS verification is OFF (request.tls.insecure); "
+                        "anyone on the path can read and alter this feed. This is recorded in the audit log.\n",
+                src->name);
+        if ((rc = audit(&c, "tls.insecure", "", "{\"verify\":false}", e)))
+            goto done;
+    }
+    /* The breaker and an upstream's "not before" are respected first. */
+    now_ms = clk->now_ms(clk->ud);
+    {
+        int changed = 0;
+        int allow = breaker_allow(&src->breaker_policy, &brk, now_ms, &changed);
+        if (changed && (rc = audit_breaker(&c, brk_before, &brk, "cooldown over: probing", e)))
+            goto done;
+        if (changed && (rc = breaker_save(st, src->name, &brk, e)))
+            goto done;
+        brk_before = brk.state;
+        if (!allow && !fetcher_skip_primary(&f)) {
+            char until[32];
+            iso_ms(brk.opened_ms + src->breaker_policy.cooldown_ms, until);
+            rc = err_set(e, CUST_EUPSTREAM, "source %s: circuit breaker open after %d failed cycles; "
+                         "skipped until %s (custody audit shows why; configure request.fallback for a mirror)",
+                         src->name, brk.failures, until);
+        } else if (allow) {
+            primary_tried = 1;
+        }
+    }
+    if (!rc && not_before > now_ms) {
+        char until[32];
+        iso_ms(not_before, until);
+        rc = err_set(e, CUST_EUPSTREAM, "source %s: the upstream asked not to be called before %s "
+                     "(Retry-After / rate-limit reset); skipped", src->name, until);
+    }
+    {
+        cust_code crc = st->ops->commit(st, e);
+        if (crc && !rc)
+            rc = crc;
+        in_tx = crc ? 1 : 0;
+    }
+    if (rc)
+        goto done;
 
     for (;;) {
         page_step step = {0};
         json_value *body;
         char request_id[64];
-        struct err pe = {0};
+        fetch_page_req frq = {0};
+        int first = sum->pages == 0;
 
         if (src->max_pages && sum->pages >= src->max_pages)
             break;
         buf_reset(&query);
-        buf_reset(&url);
         if ((rc = src->pagination.ops->query(&src->pagination, pos, &query, e)))
             goto done;
-        if (buf_adds(&url, src->url) ||
-            (query.len && (buf_addc(&url, strchr(src->url, '?') ? '&' : '?') || buf_adds(&url, query.ptr)))) {
-            rc = err_set(e, CUST_ENOMEM, "URL too long");
-            goto done;
+        frq.query = query.len ? query.ptr : "";
+        /* Conditional only for the first request, and only when it is the
+         * very request the validators came from. */
+        if (first && cond_url && f.endpoint == 0) {
+            buf_reset(&c.detail);
+            if (buf_adds(&c.detail, src->url) || buf_addc(&c.detail, '?') || buf_add(&c.detail, frq.query, strlen(frq.query))) {
+                rc = err_set(e, CUST_ENOMEM, "out of memory");
+                goto done;
+            }
+            if (strcmp(c.detail.ptr, cond_url) == 0) {
+                frq.if_none_match = cond_etag;
+                frq.if_modified_since = cond_etag ? NULL : cond_lm;
+            }
         }
         snprintf(request_id, sizeof request_id, "%s-%ld", sum->cycle, sum->pages + 1);
-        if ((rc = http_get(http, &(http_request){url.ptr, headers, src->connect_timeout_ms,
-                                                 src->total_timeout_ms, (size_t)src->max_body_bytes},
-                           &resp, e))) {
+        if ((rc = fetch_page(&f, &frq, &resp, doc, &body, e))) {
             err_prefix(e, "source %s: ", src->name);
             goto done;
         }
-        if (resp.status != 200) {
-            char where[512];
-            http_url_for_log(url.ptr, where, sizeof where);
-            rc = err_set(e, CUST_EUPSTREAM, "source %s: GET %s: HTTP %ld%s%s; the cursor stays at the last "
-                         "committed page, the next poll resumes there",
-                         src->name, where, resp.status, resp.status == 401 || resp.status == 403
-                             ? " (credentials refused: check the token behind auth.token_env/token_file)" : "",
-                         resp.retry_after ? " (upstream asks to retry later)" : "");
-            goto done;
-        }
-        json_doc_reset(doc);
-        body = json_parse(doc, resp.body.ptr ? resp.body.ptr : "", resp.body.len, NULL, &pe);
-        if (!body) {
-            rc = err_set(e, pe.code ? pe.code : CUST_EJSON,
-                         "source %s: page %ld (request %s): response is not valid JSON: %s", src->name,
-                         sum->pages + 1, request_id, pe.msg);
-            goto done;
+        if (resp.status == 304) {
+            not_modified = 1;
+            break;
         }
         if ((rc = src->pagination.ops->parse(&src->pagination, pos, body, &step, e))) {
             err_prefix(e, "source %s: page %ld: ", src->name, sum->pages + 1);
@@ -310,6 +447,23 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
             in_tx = 1;
         }
         page_dirty = 1;
+        if ((rc = flush_evidence(&c, &f, e))) {
+            page_step_release(&step);
+            goto done;
+        }
+        if (first && src->conditional && f.endpoint == 0) {
+            /* validators of this first page, for the next cycle */
+            buf_reset(&c.detail);
+            if (buf_adds(&c.detail, src->url) || buf_addc(&c.detail, '?') || buf_add(&c.detail, frq.query, strlen(frq.query)) ||
+                (rc = st->ops->kv_put(st, src->name, "cond_url", c.detail.ptr, e)) ||
+                (rc = st->ops->kv_put(st, src->name, "etag", resp.h[HTTP_H_ETAG], e)) ||
+                (rc = st->ops->kv_put(st, src->name, "last_modified", resp.h[HTTP_H_LAST_MODIFIED], e))) {
+                if (!rc)
+                    rc = err_set(e, CUST_ENOMEM, "out of memory");
+                page_step_release(&step);
+                goto done;
+            }
+        }
         for (size_t i = 0; i < step.records->len; i++) {
             sum->fetched++;
             if ((rc = one_record(&c, step.records->u.items[i], resp.body.ptr, request_id, e))) {
@@ -391,6 +545,7 @@ done:
         st->ops->rollback(st);
     sum->seconds = mono_now() - t0;
     sum->result = rc;
+    sum->not_modified = not_modified;
     if (rc)
         snprintf(sum->error, sizeof sum->error, "%s", e ? e->msg : cust_strerror(rc));
     /* Nothing silently dropped: every fetched record is accounted for. */
@@ -401,14 +556,38 @@ done:
                                    src->name, sum->fetched, sum->stored_new, sum->new_versions,
                                    sum->duplicates, sum->quarantined);
     }
-    /* Record the end of the cycle, with its outcome, in its own transaction. */
+    /* Record the end of the cycle, with its outcome, the requests not yet
+     * written and the breaker, in its own transaction. */
     {
         c.clock(c.now);
         if (summary_detail(sum, &c.detail, rc ? "error" : NULL, rc ? sum->error : NULL) == CUST_OK &&
             st->ops->begin(st, &le) == CUST_OK) {
             int64_t size;
             char root[65];
-            if (audit(&c, "poll.end", "", c.detail.ptr, &le) ||
+            cust_code brc = CUST_OK;
+            buf endd;
+            buf_init(&endd, 1u << 20);
+            if (buf_add(&endd, c.detail.ptr, c.detail.len))
+                brc = err_set(&le, CUST_ENOMEM, "out of memory");
+            if (!brc && have_fetcher)
+                brc = flush_evidence(&c, &f, &le);
+            if (!brc && have_fetcher && primary_tried && src->breaker_policy.failures > 0) {
+                int ok = !(f.primary_failed || upstream_failure(rc));
+                breaker_state from = brk.state;
+                int64_t t = clk->now_ms(clk->ud);
+                if (breaker_record(&src->breaker_policy, &brk, ok, t))
+                    brc = audit_breaker(&c, from, &brk, ok ? "probe cycles succeeded" :
+                                        from == BREAKER_HALF_OPEN ? "probe cycle failed" :
+                                        "consecutive failed cycles reached breaker.failures", &le);
+                if (!brc)
+                    brc = breaker_save(st, src->name, &brk, &le);
+            }
+            if (!brc && have_fetcher && f.not_before_ms > not_before) {
+                char v[32];
+                snprintf(v, sizeof v, "%lld", (long long)f.not_before_ms);
+                brc = st->ops->kv_put(st, src->name, "not_before_ms", v, &le);
+            }
+            if (brc || audit(&c, "poll.end", "", endd.ptr, &le) ||
                 st->ops->source_set_result(st, src->name, c.now, rc ? cust_strerror(rc) : "ok", &le) ||
                 st->ops->checkpoint(st, c.now, &size, root, &le) || st->ops->commit(st, &le)) {
                 st->ops->rollback(st);
@@ -419,6 +598,7 @@ done:
                     snprintf(sum->error, sizeof sum->error, "%s", le.msg);
                 }
             }
+            buf_release(&endd);
         } else if (rc == CUST_OK) {
             rc = sum->result = le.code ? le.code : CUST_ESTORE;
             if (e)
@@ -430,13 +610,16 @@ done:
     free(committed_pos);
     free(pending_pos);
     free(pos);
+    free(cond_url);
+    free(cond_etag);
+    free(cond_lm);
+    if (have_fetcher)
+        fetcher_release(&f);
     http_response_release(&resp);
     json_doc_free(doc);
     json_doc_free(c.out_doc);
     auth_wipe(&secret);
-    auth_wipe(&authz);
     buf_release(&query);
-    buf_release(&url);
     buf_release(&c.scratch);
     buf_release(&c.key);
     buf_release(&c.errors);

@@ -18,6 +18,7 @@ typedef struct poll_summary {
     long quarantined;    /* rejected (first sighting + seen again) */
     long quarantine_new; /* of which first sighting */
     double seconds;
+    int not_modified;    /* the upstream answered 304: nothing changed */
     cust_code result;
     char error[1024];    /* when result != CUST_OK */
 } poll_summary;
@@ -27,9 +28,13 @@ typedef struct poll_summary {
 typedef void (*poll_clock)(char out[32]);
 void poll_clock_real(char out[32]);
 
+struct rate_pools;
+struct fetch_clock;
 typedef struct poll_opts {
     const char *actor;
     poll_clock clock;     /* NULL: real time */
+    struct rate_pools *pools;               /* shared budgets (rate_limit.pool); NULL: none */
+    const struct fetch_clock *fetch_clock;  /* NULL: real time and sleep */
 } poll_opts;
 
 /* Run one cycle. Complete pages are committed as they go (commit_pages per

@@ -51,13 +51,20 @@ void http_response_init(http_response *r)
     buf_init(&r->body, 64u << 20);
 }
 
+static void clear_fields(http_response *r)
+{
+    free(r->content_type);
+    r->content_type = NULL;
+    for (int i = 0; i < HTTP_H_COUNT; i++) {
+        free(r->h[i]);
+        r->h[i] = NULL;
+    }
+}
+
 void http_response_release(http_response *r)
 {
     buf_release(&r->body);
-    free(r->content_type);
-    free(r->retry_after);
-    r->content_type = NULL;
-    r->retry_after = NULL;
+    clear_fields(r);
 }
 
 static size_t on_body(char *data, size_t size, size_t n, void *ud)
@@ -84,22 +91,40 @@ static char *header_value(const char *line, size_t len, const char *name)
     }
     while (len && (line[len - 1] == '\r' || line[len - 1] == '\n' || line[len - 1] == ' '))
         len--;
+    if (len > 8192)
+        len = 8192; /* every header value custody keeps is short; bound it */
     return strndup(line, len);
 }
+
+static const char *const wanted[HTTP_H_COUNT] = {
+    [HTTP_H_RETRY_AFTER] = "Retry-After",
+    [HTTP_H_ETAG] = "ETag",
+    [HTTP_H_LAST_MODIFIED] = "Last-Modified",
+    [HTTP_H_XRL_REMAINING] = "X-RateLimit-Remaining",
+    [HTTP_H_XRL_RESET] = "X-RateLimit-Reset",
+    [HTTP_H_RATELIMIT] = "RateLimit",
+    [HTTP_H_RATELIMIT_POLICY] = "RateLimit-Policy",
+};
 
 static size_t on_header(char *data, size_t size, size_t n, void *ud)
 {
     http_response *r = ud;
     size_t len = size * n;
-    char *v;
     /* A new status line (redirect, 100-continue) starts a new header set. */
     if (len > 5 && strncmp(data, "HTTP/", 5) == 0) {
-        free(r->retry_after);
-        r->retry_after = NULL;
+        for (int i = 0; i < HTTP_H_COUNT; i++) {
+            free(r->h[i]);
+            r->h[i] = NULL;
+        }
+        return len;
     }
-    if ((v = header_value(data, len, "Retry-After"))) {
-        free(r->retry_after);
-        r->retry_after = v;
+    for (int i = 0; i < HTTP_H_COUNT; i++) {
+        char *v = header_value(data, len, wanted[i]);
+        if (v) {
+            free(r->h[i]);
+            r->h[i] = v;
+            break;
+        }
     }
     return len;
 }
@@ -110,21 +135,39 @@ void http_url_for_log(const char *url, char *out, size_t n)
     snprintf(out, n, "%.*s%s", (int)q, url, url[q] ? "?…" : "");
 }
 
-cust_code http_get(http_client *c, const http_request *req, http_response *resp, struct err *e)
+cust_code http_perform(http_client *c, const http_request *req, http_response *resp, struct err *e)
 {
     struct curl_slist *hdrs = NULL, *tmp;
     struct sink s = {resp, req->max_body ? req->max_body : (64u << 20), 0};
+    const char *method = req->method ? req->method : "GET";
+    int post = strcmp(method, "POST") == 0;
     char where[512];
     const char *ct = NULL;
+    curl_off_t wire = 0;
     CURLcode rc;
     cust_code out = CUST_OK;
 
     http_url_for_log(req->url, where, sizeof where);
     buf_reset(&resp->body);
+    clear_fields(resp);
     resp->status = 0;
+    resp->seconds = 0;
+    resp->http_version = 0;
+    resp->wire_bytes = 0;
     if (!(tmp = curl_slist_append(hdrs, "Accept: application/json")))
         return err_set(e, CUST_ENOMEM, "out of memory");
     hdrs = tmp;
+    if (post) {
+        int typed = 0;
+        for (const char *const *h = req->headers; h && *h; h++)
+            typed |= strncasecmp(*h, "Content-Type:", 13) == 0;
+        if (!typed && !(tmp = curl_slist_append(hdrs, "Content-Type: application/json"))) {
+            curl_slist_free_all(hdrs);
+            return err_set(e, CUST_ENOMEM, "out of memory");
+        }
+        if (!typed)
+            hdrs = tmp;
+    }
     for (const char *const *h = req->headers; h && *h; h++) {
         if (!(tmp = curl_slist_append(hdrs, *h))) {
             curl_slist_free_all(hdrs);
@@ -132,17 +175,39 @@ cust_code http_get(http_client *c, const http_request *req, http_response *resp,
         }
         hdrs = tmp;
     }
+    /* reset keeps the connection cache, so keep-alive connections (and
+     * TLS sessions) carry over to the next request on this client */
     curl_easy_reset(c->curl);
     c->errbuf[0] = '\0';
     curl_easy_setopt(c->curl, CURLOPT_URL, req->url);
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "custody/" CUSTODY_VERSION);
+    curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "custody/" CUSTODY_VERSION "");
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
     curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, req->total_timeout_ms);
+    if (req->low_speed_seconds > 0) {
+        curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, req->low_speed_bytes > 0 ? req->low_speed_bytes : 1L);
+        curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, req->low_speed_seconds);
+    }
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl decodes */
+    curl_easy_setopt(c->curl, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, req->tls.insecure ? 0L : 1L);
+    curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, req->tls.insecure ? 0L : 2L);
+    if (req->tls.ca_file)
+        curl_easy_setopt(c->curl, CURLOPT_CAINFO, req->tls.ca_file);
+    if (req->tls.client_cert)
+        curl_easy_setopt(c->curl, CURLOPT_SSLCERT, req->tls.client_cert);
+    if (req->tls.client_key)
+        curl_easy_setopt(c->curl, CURLOPT_SSLKEY, req->tls.client_key);
+    if (req->proxy)
+        curl_easy_setopt(c->curl, CURLOPT_PROXY, req->proxy);
+    if (post) {
+        curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
+    }
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
     curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
@@ -151,17 +216,34 @@ cust_code http_get(http_client *c, const http_request *req, http_response *resp,
     rc = curl_easy_perform(c->curl);
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
     curl_easy_getinfo(c->curl, CURLINFO_TOTAL_TIME, &resp->seconds);
+    curl_easy_getinfo(c->curl, CURLINFO_HTTP_VERSION, &resp->http_version);
+    if (curl_easy_getinfo(c->curl, CURLINFO_SIZE_DOWNLOAD_T, &wire) == CURLE_OK && wire > 0)
+        resp->wire_bytes = (size_t)wire;
+    switch (resp->http_version) {
+    case CURL_HTTP_VERSION_1_0: resp->http_version = 10; break;
+    case CURL_HTTP_VERSION_1_1: resp->http_version = 11; break;
+    case CURL_HTTP_VERSION_2_0: resp->http_version = 20; break;
+    case CURL_HTTP_VERSION_3: resp->http_version = 30; break;
+    default: resp->http_version = 0; break;
+    }
     if (curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
         resp->content_type = strdup(ct);
     if (rc != CURLE_OK) {
         if (s.over)
             out = err_setc(e, CUST_ELIMIT, rc,
-                           "GET %s: response body exceeds the %zu-byte cap (request.max_body); "
+                           "%s %s: response body exceeds the %zu-byte cap (request.max_body); "
                            "ask for smaller pages or raise the cap",
-                           where, s.max);
+                           method, where, s.max);
+        else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+                 rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CONNECT_ERROR)
+            out = err_setc(e, CUST_EHTTP, rc,
+                           "%s %s: TLS failed: %s (set request.tls.ca_file to the server's CA bundle, or "
+                           "check the client certificate)",
+                           method, where, c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
         else
-            out = err_setc(e, CUST_EHTTP, rc, "GET %s: %s", where,
+            out = err_setc(e, CUST_EHTTP, rc, "%s %s: %s", method, where,
                            c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+        resp->status = 0; /* a cut-off response is no response */
     }
     curl_slist_free_all(hdrs);
     return out;

@@ -84,6 +84,11 @@ typedef struct store_ops {
     cust_code (*source_set_cursor)(store *s, const char *source, const char *cursor, struct err *e);
     cust_code (*source_set_result)(store *s, const char *source, const char *at, const char *result,
                                    struct err *e);
+    /* Small per-source state kept across runs (ETag, Last-Modified, the
+     * breaker): kv_get sets *value to a malloc'd copy or NULL when unset;
+     * kv_put with value NULL deletes. Part of the open transaction. */
+    cust_code (*kv_get)(store *s, const char *source, const char *key, char **value, struct err *e);
+    cust_code (*kv_put)(store *s, const char *source, const char *key, const char *value, struct err *e);
     cust_code (*record_put)(store *s, const store_record *r, store_outcome *out, int64_t *version,
                             struct err *e);
     cust_code (*reject_put)(store *s, const store_reject *r, store_outcome *out, int64_t *id,

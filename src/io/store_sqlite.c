@@ -17,7 +17,7 @@
 #define SCHEMA_VERSION "1"
 
 enum {
-    ST_HEAD, ST_INS_REC, ST_INS_REJ, ST_INS_AUD, ST_SRC_GET, ST_SRC_CUR, ST_SRC_RES, ST_FRONT_PUT,
+    ST_KV_GET, ST_KV_PUT, ST_KV_DEL, ST_HEAD, ST_INS_REC, ST_INS_REJ, ST_INS_AUD, ST_SRC_GET, ST_SRC_CUR, ST_SRC_RES, ST_FRONT_PUT,
     ST_FRONT_DEL, ST_META_PUT, ST_CKP, ST_COUNT
 };
 
@@ -32,6 +32,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                    "times_seen=times_seen+1 RETURNING id, times_seen",
     [ST_INS_AUD] = "INSERT INTO audit(seq,time,actor,action,source,subject,detail,cycle_id,leaf_hash) "
                    "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+    [ST_KV_GET] = "SELECT v FROM source_kv WHERE source=?1 AND k=?2",
+    [ST_KV_PUT] = "INSERT INTO source_kv(source,k,v) VALUES(?1,?2,?3) ON CONFLICT(source,k) DO UPDATE SET v=excluded.v",
+    [ST_KV_DEL] = "DELETE FROM source_kv WHERE source=?1 AND k=?2",
     [ST_SRC_GET] = "SELECT cursor, last_poll_at, last_result FROM sources WHERE name=?1",
     [ST_SRC_CUR] = "INSERT INTO sources(name,cursor,updated_at) VALUES(?1,?2,strftime('%Y-%m-%dT%H:%M:%fZ','now')) "
                    "ON CONFLICT(name) DO UPDATE SET cursor=excluded.cursor, updated_at=excluded.updated_at",
@@ -65,6 +68,8 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS checkpoints(tree_size INTEGER PRIMARY KEY, root TEXT NOT NULL,"
     " time TEXT NOT NULL, signature TEXT);"
     "CREATE TABLE IF NOT EXISTS audit_frontier(level INTEGER PRIMARY KEY, hash TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS source_kv(source TEXT NOT NULL, k TEXT NOT NULL, v TEXT NOT NULL,"
+    " PRIMARY KEY(source, k));"
     /* History is never overwritten (21 CFR 11.10(e)). */
     "CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records BEGIN"
     " SELECT RAISE(ABORT, 'custody: records are append-only: a change is a new version'); END;"
@@ -353,6 +358,40 @@ static cust_code sq_source_get(store *base, const char *source, store_source_sta
     return CUST_OK;
 }
 
+static cust_code sq_kv_get(store *base, const char *source, const char *key, char **value, struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = stmt(s, ST_KV_GET);
+    int rc;
+    *value = NULL;
+    bind_text(st, 1, source);
+    bind_text(st, 2, key);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (!(*value = col_dup(st, 0))) {
+            sqlite3_reset(st);
+            return err_set(e, CUST_ENOMEM, "out of memory");
+        }
+    } else if (rc != SQLITE_DONE) {
+        return db_err(s, e, "reading source state");
+    }
+    sqlite3_reset(st);
+    return CUST_OK;
+}
+
+static cust_code sq_kv_put(store *base, const char *source, const char *key, const char *value, struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = stmt(s, value ? ST_KV_PUT : ST_KV_DEL);
+    bind_text(st, 1, source);
+    bind_text(st, 2, key);
+    if (value)
+        bind_text(st, 3, value);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return db_err(s, e, "saving source state");
+    return CUST_OK;
+}
+
 static cust_code sq_source_set_cursor(store *base, const char *source, const char *cursor, struct err *e)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -610,6 +649,8 @@ const store_ops store_sqlite_ops = {
     .source_get = sq_source_get,
     .source_set_cursor = sq_source_set_cursor,
     .source_set_result = sq_source_set_result,
+    .kv_get = sq_kv_get,
+    .kv_put = sq_kv_put,
     .record_put = sq_record_put,
     .reject_put = sq_reject_put,
     .audit_append = sq_audit_append,

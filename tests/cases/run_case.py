@@ -58,6 +58,7 @@ def main():
                     text = f.read().replace("{URL}", portal.url)
             else:
                 text = harness.fsma_config(portal.url, commit_pages=case.get("commit_pages", 20),
+                                           extra_source=case.get("source_yaml", ""),
                                            limit=case.get("limit", 100))
             cfg = os.path.join(work, "config.yaml")
             with open(cfg, "w") as f:

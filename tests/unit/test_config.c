@@ -292,9 +292,9 @@ static const struct {
      "    contract: c\ncontracts: { c: { key: [id], fields: { id: {} } } }\n",
      5, "sources[0].request.timeout.connect", "is not a duration"},
     /* enum values */
-    {"sources:\n  - name: s1\n    request:\n      url: http://x/\n      auth: { type: basic }\n"
+    {"sources:\n  - name: s1\n    request:\n      url: http://x/\n      auth: { type: kerberos }\n"
      "    contract: c\ncontracts: { c: { key: [id], fields: { id: {} } } }\n",
-     5, "sources[0].request.auth.type", "unknown value \"basic\"; expected one of: none, bearer"},
+     5, "sources[0].request.auth.type", "unknown value \"kerberos\"; expected one of: none, bearer, basic, api_key, header, oauth2"},
     {"sources:\n  - name: s1\n    request: { url: http://x/ }\n    pagination:\n      type: offset\n"
      "    contract: c\ncontracts: { c: { key: [id], fields: { id: {} } } }\n",
      5, "sources[0].pagination.type", "unknown value \"offset\"; expected one of: cursor, none"},
