@@ -40,7 +40,7 @@ static void print_table(const poll_summary *s, size_t n, int color)
     printf("%-24s %6s %8s %8s %9s %10s %11s %8s  %s\n", "source", "pages", "fetched", "new", "versions",
            "duplicates", "quarantined", "seconds", "result");
     for (size_t i = 0; i < n; i++) {
-        const char *res = s[i].result == CUST_OK ? "ok" : "FAILED";
+        const char *res = s[i].result != CUST_OK ? "FAILED" : s[i].not_modified ? "ok (not modified)" : "ok";
         printf("%-24s %6ld %8ld %8ld %9ld %10ld %11ld %8.2f  %s%s%s\n", s[i].source, s[i].pages,
                s[i].fetched, s[i].stored_new, s[i].new_versions, s[i].duplicates, s[i].quarantined,
                s[i].seconds, color ? (s[i].result ? "\033[31m" : "\033[32m") : "", res,
@@ -55,10 +55,10 @@ static void print_json(const poll_summary *s, size_t n)
         printf("%s{\"source\":", i ? "," : "");
         cmd_json_string(stdout, s[i].source, strlen(s[i].source));
         printf(",\"cycle\":\"%s\",\"pages\":%ld,\"fetched\":%ld,\"new\":%ld,\"new_versions\":%ld,"
-               "\"duplicates\":%ld,\"quarantined\":%ld,\"quarantined_new\":%ld,\"seconds\":%.3f,"
-               "\"result\":\"%s\"",
+               "\"duplicates\":%ld,\"quarantined\":%ld,\"quarantined_new\":%ld,\"not_modified\":%s,"
+               "\"seconds\":%.3f,\"result\":\"%s\"",
                s[i].cycle, s[i].pages, s[i].fetched, s[i].stored_new, s[i].new_versions, s[i].duplicates,
-               s[i].quarantined, s[i].quarantine_new, s[i].seconds,
+               s[i].quarantined, s[i].quarantine_new, s[i].not_modified ? "true" : "false", s[i].seconds,
                s[i].result == CUST_OK ? "ok" : cust_strerror(s[i].result));
         if (s[i].result) {
             fputs(",\"error\":", stdout);

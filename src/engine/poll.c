@@ -230,9 +230,10 @@ static cust_code summary_detail(const poll_summary *s, buf *d, const char *extra
     if (extra_key && (buf_addf(d, "\"%s\":", extra_key) || json_write_string(d, extra, strlen(extra)) ||
                       buf_addc(d, ',')))
         return CUST_ENOMEM;
-    if (buf_addf(d, "\"fetched\":%ld,\"new\":%ld,\"new_versions\":%ld,\"pages\":%ld,\"quarantined\":%ld,"
+    if (buf_addf(d, "\"fetched\":%ld,\"new\":%ld,\"new_versions\":%ld,%s\"pages\":%ld,\"quarantined\":%ld,"
                     "\"result\":\"%s\"}",
-                 s->fetched, s->stored_new, s->new_versions, s->pages, s->quarantined,
+                 s->fetched, s->stored_new, s->new_versions, s->not_modified ? "\"not_modified\":true," : "",
+                 s->pages, s->quarantined,
                  s->result == CUST_OK ? "ok" : cust_strerror(s->result)))
         return CUST_ENOMEM;
     return CUST_OK;

@@ -3,18 +3,30 @@
 
 Serves three scenario datasets with keyset cursor pagination, bearer auth,
 deterministic content for a seed, a share of invalid records, mutation
-between polls, and fault injection. See README.md beside this file."""
+between polls, and fault injection; for resilience tests also a request log,
+a server-side rate limit, other auth schemes (basic, API key, OAuth2 client
+credentials, custom header), conditional requests, gzip, TLS/mTLS and a
+mirror path. See README.md beside this file."""
 import argparse
 import base64
+import email.utils
+import gzip
+import hashlib
 import json
+import math
 import os
 import random
+import secrets
 import signal
+import socket
+import ssl
+import struct
 import sys
 import threading
 import time
+from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, parse_qsl, unquote, urlparse
 
 UNITS = ["kg", "lb", "ea", "case", "pallet", "liter", "gallon"]
 EVENT_TYPES = ["harvest", "cooling", "packing", "shipping", "receiving", "transformation"]
@@ -59,6 +71,12 @@ class Dataset:
             self.add(rec, why)
         self.version = 0
         self.cache = {}
+        self.mtime = int(time.time())   # Last-Modified (whole seconds)
+
+    def bump_mtime(self):
+        """A mutation or append: Last-Modified moves forward by at least one
+        second, so If-Modified-Since can tell the before and after apart."""
+        self.mtime = max(int(time.time()), self.mtime + 1)
 
     def add(self, rec, why):
         self.seq += 1
@@ -221,10 +239,25 @@ def new_record(ds, i, rnd, now):
     return rec
 
 
+AUTH_MODES = ("bearer", "basic", "apikey_header", "apikey_query", "oauth2", "header")
+BASIC_USER = "demo"
+OAUTH_CLIENT_ID = "demo-client"
+REALM = 'realm="custody-demo-portal"'
+MIRROR = "/mirror"              # every dataset is also served under /mirror/...
+LOG_MAX = 10000                 # request log entries kept (oldest dropped)
+MAX_KEYS = 10000                # issued OAuth tokens / rate-limit buckets kept
+MAX_DELAY_S = 30.0              # delay_ms, slow_body: at most this long
+MAX_OVERSIZE = 1 << 30          # oversize: at most 1 GiB
+STREAM_CHUNK = 1 << 20          # oversize: written in 1 MiB pieces
+MAX_FORM = 64 * 1024            # /oauth/token: largest request body read
+WRITE_TIMEOUT_S = 30.0          # streamed bodies give up on a stalled reader
+
+
 class State:
     def __init__(self, args):
         self.args = args
         self.lock = threading.RLock()
+        self.tokens = {}        # OAuth access token -> expiry (time.time()); kept across reset
         self.reset()
 
     def reset(self):
@@ -237,11 +270,70 @@ class State:
         }
         self.rules = []
         self.matched = 0
-        self.stats = {"requests": 0, "by_path": {}, "by_status": {}}
+        self.stats = {"requests": 0, "by_path": {}, "by_status": {}, "early_requests": 0,
+                      "token_requests": 0, "tokens_issued": 0}
         self.mutations = 0
+        # runtime settings go back to the command line's
+        self.log = deque(maxlen=LOG_MAX)
+        self.not_before = 0.0   # when the last announced Retry-After lets the next request in
+        self.rps = float(a.rate_limit or 0)
+        self.buckets = {}       # credential -> [tokens, time]
+        self.auth_mode = a.auth
+        self.auth_for = dict(a.auth_for_map)
+        self.gzip = bool(a.gzip)
+        self.oauth_ttl = int(a.oauth_ttl)
+
+    def settings(self):
+        return {"auth": self.auth_mode, "auth_for": self.auth_for, "rate_limit": self.rps, "gzip": self.gzip,
+                "oauth_ttl": self.oauth_ttl, "tls": bool(self.args.tls_cert),
+                "mtls": bool(self.args.tls_client_ca), "oauth_tokens": len(self.tokens)}
 
 
 ROUTES = {"/fsma/v1/events": "fsma", "/grants/v1/awards": "grants", "/registrations/v1/registrations": "registrations"}
+
+
+def route(path):
+    """The dataset a data path serves (also under /mirror/...), or None."""
+    if path.startswith(MIRROR + "/"):
+        path = path[len(MIRROR):]
+    return ROUTES.get(path)
+
+
+def http_date(t):
+    return email.utils.formatdate(t, usegmt=True)
+
+
+def parse_retry_after(value, now):
+    """The time a Retry-After value (delta-seconds or HTTP-date) permits, or None."""
+    value = str(value).strip()
+    try:
+        return now + float(value)
+    except ValueError:
+        pass
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def accepts_gzip(value):
+    for part in (value or "").lower().split(","):
+        bits = [b.strip() for b in part.split(";")]
+        if bits[0] in ("gzip", "x-gzip", "*"):
+            q = 1.0
+            for b in bits[1:]:
+                if b.startswith("q="):
+                    try:
+                        q = float(b[2:])
+                    except ValueError:
+                        q = 0.0
+            if q > 0:
+                return True
+    return False
+
+
+def fmt_num(x):
+    return str(int(x)) if float(x).is_integer() else str(x)
 
 
 def make_handler(state):
@@ -249,33 +341,487 @@ def make_handler(state):
         protocol_version = "HTTP/1.1"
         server_version = "custody-demo-portal/1"
 
+        def setup(self):
+            if state.args.tls_cert:
+                # the TLS handshake runs here, in the connection's own thread,
+                # bounded, so a stalled client cannot block the accept loop
+                self.request.settimeout(30)
+                self.request.do_handshake()
+                self.request.settimeout(None)
+            super().setup()
+
         def log_message(self, fmt, *a):
             if not state.args.quiet:
-                sys.stderr.write("portal: %s %s\n" % (self.command, self.path.split("?")[0]))
+                # method and path only: never the query (api_key=...) or headers
+                sys.stderr.write("portal: %s %s\n" % (getattr(self, "command", None),
+                                                      (getattr(self, "path", None) or "").split("?")[0]))
+
+        # ---- response helpers; every byte of a body goes through _write
+
+        def send_response(self, code, message=None):
+            self._status = code
+            super().send_response(code, message)
+
+        def _write(self, data):
+            self.wfile.write(data)
+            self._bytes += len(data)
+
+        def _count(self, status):
+            with state.lock:
+                s = state.stats["by_status"]
+                s[str(status)] = s.get(str(status), 0) + 1
+
+        def _note_retry_after(self, status, headers):
+            """Remember when a 429/503 lets the next request in."""
+            if status not in (429, 503) or not headers:
+                return
+            ra = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+            if ra is None:
+                return
+            until = parse_retry_after(ra, time.time())
+            if until is not None:
+                with state.lock:
+                    state.not_before = until
 
         def send(self, status, body, ctype="application/json", headers=None):
             if isinstance(body, (dict, list)):
                 body = json.dumps(body, separators=(",", ":")).encode()
             elif isinstance(body, str):
                 body = body.encode()
+            self._note_retry_after(status, headers)
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
             for k, v in (headers or {}).items():
                 self.send_header(k, str(v))
             self.end_headers()
-            self.wfile.write(body)
-            with state.lock:
-                s = state.stats["by_status"]
-                s[str(status)] = s.get(str(status), 0) + 1
+            self._write(body)
+            self._count(status)
+
+        def start(self, status, ctype, length, headers, chunked=False):
+            """Status line and headers of a body the caller streams itself."""
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            if chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(length))
+            for k, v in (headers or {}).items():
+                self.send_header(k, str(v))
+            self.end_headers()
+            self._count(status)
 
         def body_json(self):
             n = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(n) if n else b"{}"
             return json.loads(raw.decode() or "{}")
 
-        def do_POST(self):
+        # ---- request log
+
+        def _begin(self, t, u):
+            self._status, self._bytes = None, 0
+            if u.path.startswith("/_control/") or u.path == "/_control":
+                return None
+            hdrs = {}
+            for k, v in self.headers.items():
+                hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
+            query = {}
+            for k, v in parse_qsl(u.query, keep_blank_values=True):
+                query.setdefault(k, v)
+            entry = {"t": t, "method": self.command, "path": u.path, "query": query, "headers": hdrs,
+                     "status": None, "bytes": 0}
+            if state.args.tls_cert:
+                cert = self.connection.getpeercert() or {}
+                cn = [v for rdn in cert.get("subject", ()) for k, v in rdn if k == "commonName"]
+                entry["client_cert_cn"] = cn[0] if cn else None
+            with state.lock:
+                entry["early"] = t < state.not_before
+                if entry["early"]:
+                    state.stats["early_requests"] += 1
+                state.log.append(entry)
+            return entry
+
+        def _end(self, entry):
+            if entry is not None:
+                with state.lock:
+                    entry["status"] = self._status
+                    entry["bytes"] = self._bytes
+                    entry["t_end"] = time.time()
+
+        # ---- faults
+
+        def _match_rule(self, path, token_endpoint=False):
+            with state.lock:
+                if not state.rules:
+                    return None
+                if token_endpoint:   # only rules that name the token endpoint explicitly
+                    matching = [r for r in state.rules if str(r.get("path_prefix", "")).startswith("/oauth")
+                                and path.startswith(r["path_prefix"])]
+                else:
+                    matching = [r for r in state.rules if path.startswith(r.get("path_prefix", "/"))]
+                if not matching:
+                    return None
+                state.matched += 1
+                for r in matching:
+                    nth, times = int(r.get("nth", 1)), int(r.get("times", 1))
+                    if nth <= state.matched < nth + times:
+                        return r
+            return None
+
+        @staticmethod
+        def _rule_headers(rule):
+            h = dict(rule.get("headers") or {})
+            h.update(rule.get("ratelimit_headers") or {})
+            if rule.get("retry_after") is not None:
+                h["Retry-After"] = str(rule["retry_after"])
+            if rule.get("retry_after_date") is not None:
+                h["Retry-After"] = http_date(time.time() + float(rule["retry_after_date"]))
+            return h
+
+        def _pre_auth_fault(self, rule, list_key="data", next_key="next_cursor"):
+            """Faults that answer before the auth check; True if answered."""
+            act = rule.get("action")
+            if rule.get("delay_ms"):
+                time.sleep(min(float(rule["delay_ms"]), MAX_DELAY_S * 1000) / 1000.0)
+            if act == "close":
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return True
+            extra = self._rule_headers(rule)
+            if rule.get("status"):
+                self.send(int(rule["status"]), rule.get("body", json.dumps({"error": "injected fault"})),
+                          headers=extra)
+                return True
+            if act in ("garbage", "html200"):
+                self.send(200, "<html>Service temporarily unavailable</html>", "text/html", headers=extra or None)
+                return True
+            if act == "oversize":
+                self._oversize(rule, extra, list_key, next_key)
+                return True
+            return False
+
+        def _oversize(self, rule, extra, list_key, next_key):
+            n = max(0, min(int(rule.get("bytes", 32 << 20)), MAX_OVERSIZE))
+            head = ('{"%s":[],"%s":null,"pad":"' % (list_key, next_key)).encode()
+            tail = b'"}'
+            pad = max(0, n - len(head) - len(tail))
+            chunked = bool(rule.get("chunked"))
+            self.close_connection = True
+            self.start(200, "application/json", len(head) + pad + len(tail), extra, chunked=chunked)
+            block = b"x" * min(STREAM_CHUNK, pad)
+            self.connection.settimeout(WRITE_TIMEOUT_S)
+
+            def emit(piece):   # never empty: an empty chunk would end a chunked body
+                if chunked:
+                    self.wfile.write(b"%x\r\n" % len(piece))
+                self._write(piece)
+                if chunked:
+                    self.wfile.write(b"\r\n")
+            try:
+                emit(head)
+                left = pad
+                while left > 0:
+                    k = min(left, len(block))
+                    emit(block if k == len(block) else block[:k])
+                    left -= k
+                emit(tail)
+                if chunked:
+                    self.wfile.write(b"0\r\n\r\n")
+            except (OSError, ValueError):
+                pass
+
+        def _post_page_fault(self, rule, data, extra):
+            """Faults that need the real page (after auth); True if answered."""
+            act = rule.get("action")
+            if act == "truncate":
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in extra.items():
+                    self.send_header(k, str(v))
+                self.end_headers()
+                self._write(data[: len(data) // 2])
+                self.close_connection = True
+                return True
+            if act == "wrong_type":
+                self.send(200, data, "text/plain", headers=extra or None)
+                return True
+            if act == "reset":
+                self.start(200, "application/json", len(data), extra)
+                self.close_connection = True
+                try:
+                    self._write(data[: len(data) // 2])
+                    time.sleep(0.05)   # let the half body reach the peer before the RST
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                finally:
+                    for f in (self.rfile, self.wfile, self.connection):
+                        try:
+                            f.close()
+                        except OSError:
+                            pass
+                return True
+            if act == "slow_body":
+                delay = min(max(0.0, float(rule.get("chunk_delay_ms", 100)) / 1000.0), MAX_DELAY_S)
+                size = max(1, int(rule.get("chunk_bytes", 1024)))
+                if delay > 0:   # at most MAX_DELAY_S of sleeping in all
+                    most = int(MAX_DELAY_S / delay) + 1
+                    size = max(size, -(-len(data) // most))
+                self.start(200, "application/json", len(data), extra)
+                self.connection.settimeout(WRITE_TIMEOUT_S)
+                try:
+                    for off in range(0, len(data), size):
+                        if off:
+                            time.sleep(delay)
+                        self._write(data[off:off + size])
+                        self.wfile.flush()
+                except OSError:
+                    self.close_connection = True
+                finally:
+                    try:
+                        self.connection.settimeout(None)
+                    except OSError:
+                        pass
+                return True
+            return False
+
+        # ---- auth
+
+        def _mode_for(self, path):
+            with state.lock:
+                if path in state.auth_for:
+                    return state.auth_for[path]
+                return state.auth_for.get(route(path), state.auth_mode)
+
+        def _check_auth(self, mode, path, q):
+            """(credential key or None, 401 headers, 401 body)."""
+            tok = state.args.token
+            authz = self.headers.get("Authorization") or ""
+            if mode == "bearer":
+                if authz == "Bearer " + tok:
+                    return authz, None, None
+                return None, {"WWW-Authenticate": "Bearer"}, {"error": "missing or wrong bearer token"}
+            if mode == "basic":
+                want = "Basic " + base64.b64encode(("%s:%s" % (BASIC_USER, tok)).encode()).decode()
+                if authz == want:
+                    return authz, None, None
+                return None, {"WWW-Authenticate": 'Basic %s, charset="UTF-8"' % REALM}, \
+                    {"error": "missing or wrong basic credentials"}
+            if mode == "apikey_header":
+                if self.headers.get("X-API-Key") == tok:
+                    return "key:" + tok, None, None
+                return None, {"WWW-Authenticate": 'ApiKey %s, header="X-API-Key"' % REALM}, \
+                    {"error": "missing or wrong X-API-Key"}
+            if mode == "apikey_query":
+                if (q.get("api_key") or [None])[0] == tok:
+                    return "key:" + tok, None, None
+                return None, {"WWW-Authenticate": 'ApiKey %s, query="api_key"' % REALM}, \
+                    {"error": "missing or wrong api_key parameter"}
+            if mode == "header":
+                if self.headers.get("X-Custom-Auth") == tok:
+                    return "custom:" + tok, None, None
+                return None, {"WWW-Authenticate": 'Custom %s, header="X-Custom-Auth"' % REALM}, \
+                    {"error": "missing or wrong X-Custom-Auth"}
+            if mode == "oauth2":
+                if authz.startswith("Bearer "):
+                    at = authz[7:].strip()
+                    with state.lock:
+                        exp = state.tokens.get(at)
+                    if exp is not None and time.time() < exp:
+                        return authz, None, None
+                    return None, {"WWW-Authenticate": 'Bearer %s, error="invalid_token", '
+                                  'error_description="unknown, expired or revoked token"' % REALM}, \
+                        {"error": "invalid_token"}
+                return None, {"WWW-Authenticate": "Bearer %s" % REALM}, {"error": "missing bearer token"}
+            return None, {"WWW-Authenticate": "Bearer"}, {"error": "portal misconfigured: auth mode %r" % mode}
+
+        # ---- rate limit (token bucket per credential, burst = rate)
+
+        def _rate(self, key):
+            """None (off), ("ok", remaining) or ("limited", retry-after seconds)."""
+            now = time.monotonic()
+            with state.lock:
+                r = state.rps
+                if r <= 0:
+                    return None
+                cap = max(r, 1.0)
+                b = state.buckets.get(key)
+                tokens = cap if b is None else min(cap, b[0] + (now - b[1]) * r)
+                if len(state.buckets) >= MAX_KEYS and key not in state.buckets:
+                    state.buckets.clear()
+                if tokens >= 1.0:
+                    state.buckets[key] = [tokens - 1.0, now]
+                    return ("ok", int(tokens - 1.0))
+                state.buckets[key] = [tokens, now]
+                return ("limited", max(1, math.ceil((1.0 - tokens) / r)))
+
+        # ---- GET
+
+        def do_GET(self):
+            t = time.time()
             u = urlparse(self.path)
+            entry = self._begin(t, u)
+            try:
+                self._get(u)
+            finally:
+                self._end(entry)
+
+        def _get(self, u):
+            q = parse_qs(u.query)
+            with state.lock:
+                state.stats["requests"] += 1
+                bp = state.stats["by_path"]
+                bp[u.path] = bp.get(u.path, 0) + 1
+            if u.path == "/healthz":
+                return self.send(200, "ok", "text/plain")
+            if u.path == "/_control/stats":
+                with state.lock:
+                    return self.send(200, state.stats)
+            if u.path == "/_control/dataset":
+                name = (q.get("name") or ["fsma"])[0]
+                with state.lock:
+                    ds = state.data.get(name)
+                    if not ds:
+                        return self.send(400, {"error": "unknown dataset"})
+                    recs = [{"record": it[1], "invalid": it[2] is not None, "why": it[2]} for it in ds.items]
+                return self.send(200, {"records": recs})
+            if u.path == "/_control/requests":
+                with state.lock:
+                    log = [dict(e) for e in state.log]
+                return self.send(200, {"requests": log})
+            if u.path == "/_control/settings":
+                with state.lock:
+                    return self.send(200, state.settings())
+            ds_name = route(u.path)
+            if not ds_name:
+                return self.send(404, {"error": "not found", "path": u.path})
+            ds0 = state.data[ds_name]
+            # Faults apply to data requests that match.
+            rule = self._match_rule(u.path)
+            extra = {}
+            if rule:
+                if self._pre_auth_fault(rule, ds0.list_key, ds0.next_key):
+                    return
+                extra = self._rule_headers(rule)
+            key, h401, b401 = self._check_auth(self._mode_for(u.path), u.path, q)
+            if key is None:
+                return self.send(401, b401, headers=h401)
+            rl = self._rate(key)
+            if rl and rl[0] == "limited":
+                return self.send(429, {"error": "rate limit exceeded"},
+                                 headers={"Retry-After": str(rl[1]), "X-RateLimit-Limit": fmt_num(state.rps),
+                                          "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(rl[1])})
+            try:
+                limit = int((q.get("limit") or ["100"])[0])
+                if not 1 <= limit <= 1000:
+                    raise ValueError
+            except ValueError:
+                return self.send(400, {"error": "limit must be an integer 1..1000", "param": "limit"})
+            cur = (q.get("cursor") or [None])[0]
+            try:
+                after = untoken(cur) if cur else 0
+            except (ValueError, KeyError, TypeError):
+                return self.send(400, {"error": "malformed cursor", "param": "cursor"})
+            with state.lock:
+                ds = state.data[ds_name]
+                data = ds.page(after, limit)
+                mtime = ds.mtime
+                use_gzip = state.gzip
+            if rule and self._post_page_fault(rule, data, extra):
+                return
+            hdrs = {"ETag": '"%s"' % hashlib.sha256(data).hexdigest()[:32], "Last-Modified": http_date(mtime)}
+            if use_gzip:
+                hdrs["Vary"] = "Accept-Encoding"
+            if rl:
+                hdrs["X-RateLimit-Limit"] = fmt_num(state.rps)
+                hdrs["X-RateLimit-Remaining"] = str(rl[1])
+            hdrs.update(extra)
+            if self._not_modified(hdrs["ETag"], mtime):
+                self.send_response(304)
+                for k, v in hdrs.items():
+                    self.send_header(k, str(v))
+                self.end_headers()
+                self._count(304)
+                return
+            if use_gzip and accepts_gzip(self.headers.get("Accept-Encoding")):
+                data = gzip.compress(data, compresslevel=6, mtime=0)
+                hdrs["Content-Encoding"] = "gzip"
+            return self.send(200, data, headers=hdrs)
+
+        def _not_modified(self, etag, mtime):
+            inm = self.headers.get("If-None-Match")
+            if inm is not None:   # If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2)
+                tags = [x.strip() for x in inm.split(",")]
+                return "*" in tags or etag in [x[2:] if x.startswith("W/") else x for x in tags]
+            ims = self.headers.get("If-Modified-Since")
+            if ims:
+                try:
+                    return email.utils.parsedate_to_datetime(ims).timestamp() >= mtime
+                except (TypeError, ValueError, IndexError):
+                    return False
+            return False
+
+        # ---- POST
+
+        def do_POST(self):
+            t = time.time()
+            u = urlparse(self.path)
+            entry = self._begin(t, u)
+            try:
+                if u.path == "/oauth/token":
+                    return self._oauth_token(u)
+                self._post(u)
+            finally:
+                self._end(entry)
+
+        def _oauth_token(self, u):
+            with state.lock:
+                state.stats["token_requests"] += 1
+            rule = self._match_rule(u.path, token_endpoint=True)
+            if rule and self._pre_auth_fault(rule):
+                return
+            n = int(self.headers.get("Content-Length") or 0)
+            if n > MAX_FORM:
+                self.close_connection = True
+                return self.send(413, {"error": "invalid_request", "error_description": "body too large"})
+            raw = self.rfile.read(n).decode("utf-8", "replace") if n else ""
+            ctype = (self.headers.get("Content-Type") or "").lower()
+            params = {}
+            if "json" in ctype:
+                try:
+                    obj = json.loads(raw or "{}")
+                    params = {k: str(v) for k, v in obj.items()} if isinstance(obj, dict) else {}
+                except ValueError:
+                    params = {}
+            else:
+                params = dict(parse_qsl(raw, keep_blank_values=True))
+            cid, secret = params.get("client_id"), params.get("client_secret")
+            authz = self.headers.get("Authorization") or ""
+            if authz.startswith("Basic "):
+                try:
+                    user, _, pw = base64.b64decode(authz[6:].strip()).decode().partition(":")
+                    cid, secret = unquote(user.replace("+", " ")), unquote(pw.replace("+", " "))
+                except (ValueError, UnicodeDecodeError):
+                    pass
+            if cid != OAUTH_CLIENT_ID or secret != state.args.token:
+                return self.send(401, {"error": "invalid_client"},
+                                 headers={"WWW-Authenticate": "Basic %s" % REALM, "Cache-Control": "no-store"})
+            if params.get("grant_type") != "client_credentials":
+                return self.send(400, {"error": "unsupported_grant_type"}, headers={"Cache-Control": "no-store"})
+            at = secrets.token_urlsafe(32)
+            now = time.time()
+            with state.lock:
+                ttl = state.oauth_ttl
+                if len(state.tokens) >= MAX_KEYS:
+                    for k in [k for k, e in state.tokens.items() if e <= now]:
+                        del state.tokens[k]
+                    while len(state.tokens) >= MAX_KEYS:
+                        del state.tokens[next(iter(state.tokens))]
+                state.tokens[at] = now + ttl
+                state.stats["tokens_issued"] += 1
+            return self.send(200, {"access_token": at, "token_type": "Bearer", "expires_in": ttl},
+                             headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+        def _post(self, u):
             try:
                 req = self.body_json()
             except ValueError:
@@ -288,6 +834,53 @@ def make_handler(state):
                 if u.path == "/_control/reset":
                     state.reset()
                     return self.send(200, {"ok": True})
+                if u.path == "/_control/requests/clear":
+                    n = len(state.log)
+                    state.log.clear()
+                    return self.send(200, {"ok": True, "cleared": n})
+                if u.path == "/_control/ratelimit":
+                    try:
+                        rps = float(req.get("rps", 0) or 0)
+                        if rps < 0 or rps != rps or rps == float("inf"):
+                            raise ValueError
+                    except (TypeError, ValueError):
+                        return self.send(400, {"error": "rps must be a number >= 0"})
+                    state.rps = rps
+                    state.buckets.clear()
+                    return self.send(200, {"ok": True, "rps": rps})
+                if u.path == "/_control/auth":
+                    mode = req.get("mode")
+                    target = req.get("dataset") or req.get("path")
+                    if target is None:
+                        if mode not in AUTH_MODES:
+                            return self.send(400, {"error": "mode must be one of " + ", ".join(AUTH_MODES)})
+                        state.auth_mode = mode
+                    else:
+                        if req.get("dataset") and req["dataset"] not in state.data:
+                            return self.send(400, {"error": "unknown dataset"})
+                        if mode is None:
+                            state.auth_for.pop(target, None)
+                        elif mode not in AUTH_MODES:
+                            return self.send(400, {"error": "mode must be one of " + ", ".join(AUTH_MODES)})
+                        else:
+                            state.auth_for[target] = mode
+                    return self.send(200, {"ok": True, "mode": state.auth_mode, "auth_for": state.auth_for})
+                if u.path == "/_control/gzip":
+                    state.gzip = bool(req.get("on"))
+                    return self.send(200, {"ok": True, "on": state.gzip})
+                if u.path == "/_control/oauth/revoke":
+                    n = len(state.tokens)
+                    state.tokens.clear()
+                    return self.send(200, {"ok": True, "revoked": n})
+                if u.path == "/_control/oauth":
+                    try:
+                        ttl = int(req.get("ttl", state.oauth_ttl))
+                        if not 0 <= ttl <= 86400 * 366:
+                            raise ValueError
+                    except (TypeError, ValueError):
+                        return self.send(400, {"error": "ttl must be an integer 0..31622400"})
+                    state.oauth_ttl = ttl
+                    return self.send(200, {"ok": True, "ttl": ttl})
                 if u.path in ("/_control/mutate", "/_control/append"):
                     ds = state.data.get(req.get("dataset", "fsma"))
                     if ds is None:
@@ -302,11 +895,14 @@ def make_handler(state):
                             try:
                                 rec = new_record(ds, i, rnd, now)
                             except ValueError as ex:
+                                if changed:
+                                    ds.bump_mtime()
                                 return self.send(409, {"error": str(ex)})
                             ds.add(rec, None)
                             changed.append(rec.get("id"))
                         ds.version += 1
                         ds.cache.clear()
+                        ds.bump_mtime()
                         return self.send(200, {"ids": changed})
                     if "ids" in req:
                         targets = [ds.by_id[i] for i in req["ids"] if i in ds.by_id]
@@ -326,84 +922,37 @@ def make_handler(state):
                             rec["payment_status"] = "refunded"
                         ds.touch(it, now)
                         changed.append(rec.get("id"))
+                    if targets:
+                        ds.bump_mtime()
                     return self.send(200, {"ids": changed})
             return self.send(404, {"error": "no such control endpoint"})
 
-        def do_GET(self):
-            u = urlparse(self.path)
-            q = parse_qs(u.query)
-            with state.lock:
-                state.stats["requests"] += 1
-                bp = state.stats["by_path"]
-                bp[u.path] = bp.get(u.path, 0) + 1
-            if u.path == "/healthz":
-                return self.send(200, "ok", "text/plain")
-            if u.path == "/_control/stats":
-                with state.lock:
-                    return self.send(200, state.stats)
-            if u.path == "/_control/dataset":
-                name = (q.get("name") or ["fsma"])[0]
-                with state.lock:
-                    ds = state.data.get(name)
-                    if not ds:
-                        return self.send(400, {"error": "unknown dataset"})
-                    recs = [{"record": it[1], "invalid": it[2] is not None, "why": it[2]} for it in ds.items]
-                return self.send(200, {"records": recs})
-            ds_name = ROUTES.get(u.path)
-            if not ds_name:
-                return self.send(404, {"error": "not found", "path": u.path})
-            # Faults apply to data requests that match.
-            rule = None
-            with state.lock:
-                if state.rules:
-                    matching = [r for r in state.rules if u.path.startswith(r.get("path_prefix", "/"))]
-                    if matching:
-                        state.matched += 1
-                        for r in matching:
-                            nth, times = int(r.get("nth", 1)), int(r.get("times", 1))
-                            if nth <= state.matched < nth + times:
-                                rule = r
-                                break
-            if rule:
-                act = rule.get("action")
-                if rule.get("delay_ms"):
-                    time.sleep(min(float(rule["delay_ms"]), 30000) / 1000.0)
-                if act == "close":
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
-                if rule.get("status"):
-                    return self.send(int(rule["status"]), rule.get("body", json.dumps({"error": "injected fault"})),
-                                     headers=rule.get("headers"))
-                if act == "garbage":
-                    return self.send(200, "<html>Service temporarily unavailable</html>", "text/html")
-            if self.headers.get("Authorization") != "Bearer " + state.args.token:
-                return self.send(401, {"error": "missing or wrong bearer token"},
-                                 headers={"WWW-Authenticate": "Bearer"})
-            try:
-                limit = int((q.get("limit") or ["100"])[0])
-                if not 1 <= limit <= 1000:
-                    raise ValueError
-            except ValueError:
-                return self.send(400, {"error": "limit must be an integer 1..1000", "param": "limit"})
-            cur = (q.get("cursor") or [None])[0]
-            try:
-                after = untoken(cur) if cur else 0
-            except (ValueError, KeyError, TypeError):
-                return self.send(400, {"error": "malformed cursor", "param": "cursor"})
-            with state.lock:
-                data = state.data[ds_name].page(after, limit)
-            if rule and rule.get("action") == "truncate":
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data[: len(data) // 2])
-                self.close_connection = True
-                return
-            return self.send(200, data)
-
     return H
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    quiet = False
+
+    def handle_error(self, request, client_address):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (OSError, ssl.SSLError)):   # peer went away, TLS refused, timeouts
+            if not self.quiet:
+                sys.stderr.write("portal: connection error: %s\n" % type(exc).__name__)
+            return
+        super().handle_error(request, client_address)
+
+
+def parse_auth_for(specs, ap):
+    out = {}
+    for spec in specs or []:
+        target, sep, mode = spec.rpartition("=")
+        if not sep or not target or mode not in AUTH_MODES:
+            ap.error("--auth-for wants DATASET=MODE or /path=MODE, MODE one of " + ", ".join(AUTH_MODES))
+        if not target.startswith("/") and target not in ("fsma", "grants", "registrations"):
+            ap.error("--auth-for: unknown dataset %r" % target)
+        out[target] = mode
+    return out
 
 
 def main():
@@ -420,23 +969,52 @@ def main():
     ap.add_argument("--script")
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--max-seconds", type=float, default=0)
+    ap.add_argument("--rate-limit", type=float, default=0, metavar="R",
+                    help="requests per second per credential (token bucket, burst R); 0 = off")
+    ap.add_argument("--auth", choices=AUTH_MODES, default="bearer")
+    ap.add_argument("--auth-for", action="append", metavar="DATASET=MODE",
+                    help="auth mode for one dataset (fsma, grants, registrations) or one exact path; repeatable")
+    ap.add_argument("--oauth-ttl", type=int, default=3600, metavar="SECONDS")
+    ap.add_argument("--gzip", action="store_true", help="gzip data pages for clients that accept it")
+    ap.add_argument("--tls-cert", metavar="FILE")
+    ap.add_argument("--tls-key", metavar="FILE")
+    ap.add_argument("--tls-client-ca", metavar="FILE", help="require a client certificate signed by this CA")
     a = ap.parse_args()
     if a.host not in ("127.0.0.1", "::1", "localhost"):
         ap.error("the demo portal binds to loopback only")
+    if a.rate_limit < 0:
+        ap.error("--rate-limit must be >= 0")
+    if a.oauth_ttl < 0:
+        ap.error("--oauth-ttl must be >= 0")
+    if bool(a.tls_cert) != bool(a.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
+    if a.tls_client_ca and not a.tls_cert:
+        ap.error("--tls-client-ca needs --tls-cert and --tls-key")
+    a.auth_for_map = parse_auth_for(a.auth_for, ap)
     state = State(a)
     if a.script:
         with open(a.script) as f:
             script = json.load(f)
         state.rules = script.get("faults", [])
-    srv = ThreadingHTTPServer((a.host, a.port), make_handler(state))
-    srv.daemon_threads = True
+    srv = Server((a.host, a.port), make_handler(state))
+    srv.quiet = a.quiet
+    scheme = "http"
+    if a.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(a.tls_cert, a.tls_key)
+        if a.tls_client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(cafile=a.tls_client_ca)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
+        scheme = "https"
     port = srv.server_address[1]
     if a.port_file:
         tmp = a.port_file + ".tmp"
         with open(tmp, "w") as f:
             f.write(str(port))
         os.replace(tmp, a.port_file)
-    print("listening on http://%s:%d" % (a.host, port), flush=True)
+    print("listening on %s://%s:%d" % (scheme, a.host, port), flush=True)
 
     def stop(*_):
         threading.Thread(target=srv.shutdown, daemon=True).start()

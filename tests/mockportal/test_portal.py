@@ -5,26 +5,39 @@ Starts portal.py on an ephemeral loopback port and checks the properties the
 end-to-end cases rely on: cursor pages chain to the whole dataset with no
 duplicate and no gap, two fresh starts serve identical bytes, bearer auth,
 the invalid-record share, /_control/mutate, /_control/append and
-/_control/faults. Every network call, process and test is bounded in time.
+/_control/faults; and the resilience features: the request log, Retry-After
+and "early" requests, the fault actions slow_body / reset / wrong_type /
+html200 / oversize, the server-side rate limit, the auth variants and OAuth2,
+conditional requests, gzip, TLS and mTLS (certificates from mkcerts.sh) and
+the /mirror paths. Every network call, process and test is bounded in time.
 
     python3 tests/mockportal/test_portal.py [-v]
 """
 import base64
+import email.utils
+import gzip
+import hashlib
+import http.client
 import json
 import os
+import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
 import urllib.error
+import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PORTAL = os.path.join(HERE, "portal.py")
+MKCERTS = os.path.join(HERE, "mkcerts.sh")
 TOKEN = "demo-token"
-TEST_SECONDS = 60        # upper bound for any one test
+TEST_SECONDS = 30        # upper bound for any one test
 HTTP_SECONDS = 10        # upper bound for any one request
 ROUTES = {"fsma": ("/fsma/v1/events", "data", "next_cursor"),
           "grants": ("/grants/v1/awards", "grants", "next"),
@@ -35,22 +48,28 @@ ARGS = ["--fsma-events", "700", "--grants", "250", "--registrations", "400", "--
 class Portal:
     """portal.py as a child process on 127.0.0.1:<ephemeral port>."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, ssl_ctx=None, quiet=True, output=None):
+        """ssl_ctx: speak HTTPS with this client context; quiet=False with
+        output=FILE: the portal's stdout and stderr go to FILE."""
         self.dir = tempfile.mkdtemp(prefix="portal-test-")
+        self.ssl_ctx = ssl_ctx
         portfile = os.path.join(self.dir, "port")
-        self.proc = subprocess.Popen([sys.executable, PORTAL, "--port", "0", "--port-file", portfile, "--quiet",
-                                      "--max-seconds", "300", *args],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.out = open(output, "wb") if output else None
+        self.proc = subprocess.Popen([sys.executable, PORTAL, "--port", "0", "--port-file", portfile,
+                                      *(["--quiet"] if quiet else []), "--max-seconds", "300", *args],
+                                     stdout=self.out or subprocess.DEVNULL,
+                                     stderr=self.out or subprocess.PIPE)
         deadline = time.monotonic() + 20
         while not (os.path.exists(portfile) and os.path.getsize(portfile) > 0):
             if self.proc.poll() is not None:
-                raise RuntimeError("portal exited: " + self.proc.stderr.read().decode())
+                raise RuntimeError("portal exited: " + (self.proc.stderr.read().decode() if self.proc.stderr else ""))
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError("portal did not start within 20 s")
             time.sleep(0.02)
         with open(portfile) as f:
-            self.url = "http://127.0.0.1:%d" % int(f.read())
+            self.port = int(f.read())
+        self.url = "%s://127.0.0.1:%d" % ("https" if ssl_ctx else "http", self.port)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -60,7 +79,10 @@ class Portal:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
-        self.proc.stderr.close()
+        if self.proc.stderr:
+            self.proc.stderr.close()
+        if self.out:
+            self.out.close()
         for name in os.listdir(self.dir):
             os.unlink(os.path.join(self.dir, name))
         os.rmdir(self.dir)
@@ -70,7 +92,7 @@ class Portal:
         headers = {"Authorization": "Bearer " + token} if token else {}
         req = urllib.request.Request(self.url + path, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=HTTP_SECONDS) as r:
+            with urllib.request.urlopen(req, timeout=HTTP_SECONDS, context=self.ssl_ctx) as r:
                 return r.status, r.headers, r.read()
         except urllib.error.HTTPError as e:
             try:
@@ -81,8 +103,35 @@ class Portal:
     def post(self, path, body):
         req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=HTTP_SECONDS) as r:
+        with urllib.request.urlopen(req, timeout=HTTP_SECONDS, context=self.ssl_ctx) as r:
             return json.loads(r.read().decode())
+
+    def conn(self, timeout=HTTP_SECONDS):
+        if self.ssl_ctx:
+            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout, context=self.ssl_ctx)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def req(self, method, path, headers=None, body=None, token=TOKEN, timeout=HTTP_SECONDS):
+        """(status, headers, body bytes) over http.client: exact headers, no
+        redirect or decoding magic; token=None sends no Authorization."""
+        h = dict(headers or {})
+        if token:
+            h.setdefault("Authorization", "Bearer " + token)
+        c = self.conn(timeout)
+        try:
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            return r.status, r.headers, r.read()
+        finally:
+            c.close()
+
+    def control(self, path):
+        status, _, body = self.get(path, token=None)
+        assert status == 200, (path, status)
+        return json.loads(body.decode())
+
+    def log(self):
+        return self.control("/_control/requests")["requests"]
 
     def dataset(self, name):
         status, _, body = self.get("/_control/dataset?name=" + name, token=None)
@@ -345,6 +394,541 @@ class DeterminismTest(Bounded):
             a.stop()
             b.stop()
 
+
+
+def etag_of(body):
+    return '"%s"' % hashlib.sha256(body).hexdigest()[:32]
+
+
+class ResilienceTest(Bounded):
+    """The features for custody's resilience tests, on one shared portal."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.portal = Portal(*ARGS)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.portal.stop()
+
+    def setUp(self):
+        super().setUp()
+        self.assertEqual(self.portal.post("/_control/reset", {}), {"ok": True})
+
+    def faults(self, *rules):
+        self.assertEqual(self.portal.post("/_control/faults", {"rules": list(rules)}),
+                         {"ok": True, "rules": len(rules)})
+
+    # ---- request log
+
+    def test_request_log_records_data_requests(self):
+        p = self.portal
+        t0 = time.time()
+        status, _, body = p.req("GET", "/fsma/v1/events?limit=7&x=1&x=2", headers={"X-Trace": "abc"})
+        self.assertEqual(status, 200)
+        self.assertEqual(p.req("GET", "/grants/v1/awards", token=None)[0], 401)
+        p.get("/_control/stats", token=None)                 # control requests are not logged
+        p.post("/_control/faults", {"rules": []})
+        log = p.log()
+        self.assertEqual([(e["method"], e["path"], e["status"]) for e in log],
+                         [("GET", "/fsma/v1/events", 200), ("GET", "/grants/v1/awards", 401)])
+        e = log[0]
+        self.assertEqual(set(e) >= {"t", "method", "path", "query", "headers", "status", "bytes", "early"}, True)
+        self.assertIsInstance(e["t"], float)
+        self.assertTrue(t0 - 1 <= e["t"] <= time.time())
+        self.assertEqual(e["query"], {"limit": "7", "x": "1"})
+        self.assertEqual(e["headers"]["X-Trace"], "abc")
+        self.assertEqual(e["headers"]["Authorization"], "Bearer " + TOKEN)
+        self.assertEqual(e["bytes"], len(body))
+        self.assertIs(e["early"], False)
+        self.assertEqual(p.post("/_control/requests/clear", {}), {"ok": True, "cleared": 2})
+        self.assertEqual(p.log(), [])
+        # a dropped connection is logged with no status; truncation with the bytes actually sent
+        self.faults({"nth": 1, "action": "close"}, {"nth": 2, "action": "truncate"})
+        with self.assertRaises((http.client.HTTPException, OSError)):
+            p.req("GET", "/fsma/v1/events?limit=5")
+        with self.assertRaises(http.client.IncompleteRead):
+            p.req("GET", "/fsma/v1/events?limit=5")
+        full = len(p.req("GET", "/fsma/v1/events?limit=5")[2])
+        log = p.log()
+        self.assertEqual([(e["status"], e["bytes"]) for e in log], [(None, 0), (200, full // 2), (200, full)])
+
+    # ---- Retry-After, early requests
+
+    def test_retry_after_seconds_and_early_requests(self):
+        p = self.portal
+        self.faults({"path_prefix": "/fsma/", "times": 1, "status": 503, "retry_after": 1})
+        status, headers, _ = p.req("GET", "/fsma/v1/events?limit=5")
+        self.assertEqual((status, headers["Retry-After"]), (503, "1"))
+        self.assertEqual(p.req("GET", "/fsma/v1/events?limit=5")[0], 200)       # too early
+        time.sleep(1.2)
+        self.assertEqual(p.req("GET", "/fsma/v1/events?limit=5")[0], 200)       # waited
+        self.assertEqual([e["early"] for e in p.log()], [False, True, False])
+        self.assertEqual(p.control("/_control/stats")["early_requests"], 1)
+
+    def test_retry_after_date(self):
+        p = self.portal
+        self.faults({"times": 1, "status": 429, "retry_after_date": 2})
+        t0 = time.time()
+        status, headers, _ = p.req("GET", "/grants/v1/awards")
+        self.assertEqual(status, 429)
+        ra = headers["Retry-After"]
+        self.assertRegex(ra, r"^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$")
+        when = email.utils.parsedate_to_datetime(ra).timestamp()
+        self.assertTrue(t0 + 0.5 <= when <= t0 + 3.5, (t0, when))
+        self.assertEqual(p.req("GET", "/grants/v1/awards")[0], 200)
+        time.sleep(max(0.0, when - time.time()) + 0.1)
+        self.assertEqual(p.req("GET", "/grants/v1/awards")[0], 200)
+        self.assertEqual([e["early"] for e in p.log()], [False, True, False])
+        # a Retry-After given through "headers" counts the same way
+        self.faults({"times": 1, "status": 503, "headers": {"Retry-After": "5"}})
+        p.req("GET", "/grants/v1/awards")
+        p.req("GET", "/grants/v1/awards")
+        self.assertIs(p.log()[-1]["early"], True)
+        self.assertEqual(p.control("/_control/stats")["early_requests"], 2)
+
+    def test_ratelimit_headers_on_fault_and_on_page(self):
+        p = self.portal
+        rl = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "3",
+              "RateLimit": "limit=10, remaining=0, reset=3", "RateLimit-Policy": "10;w=60"}
+        self.faults({"nth": 1, "status": 429, "ratelimit_headers": rl, "retry_after": 3},
+                    {"nth": 2, "headers": {"X-RateLimit-Remaining": 1, "X-RateLimit-Reset": 30}})
+        status, headers, _ = p.req("GET", "/fsma/v1/events?limit=3")
+        self.assertEqual(status, 429)
+        for k, v in rl.items():
+            self.assertEqual(headers[k], v)
+        self.assertEqual(headers["Retry-After"], "3")
+        status, headers, body = p.req("GET", "/fsma/v1/events?limit=3")
+        self.assertEqual(status, 200)                    # a rule with headers only: the real page plus headers
+        self.assertEqual(len(json.loads(body)["data"]), 3)
+        self.assertEqual((headers["X-RateLimit-Remaining"], headers["X-RateLimit-Reset"]), ("1", "30"))
+
+    # ---- fault actions
+
+    def test_slow_body(self):
+        p = self.portal
+        want = p.req("GET", "/fsma/v1/events?limit=20")[2]
+        self.faults({"action": "slow_body", "chunk_delay_ms": 100, "chunk_bytes": 1024})
+        chunks = -(-len(want) // 1024)
+        t0 = time.monotonic()
+        status, headers, body = p.req("GET", "/fsma/v1/events?limit=20")
+        took = time.monotonic() - t0
+        self.assertEqual((status, body), (200, want))
+        self.assertEqual(int(headers["Content-Length"]), len(want))
+        self.assertGreaterEqual(took, (chunks - 1) * 0.1 - 0.05)
+        self.assertLess(took, (chunks - 1) * 0.1 + 5)
+
+    def test_slow_body_headers_come_first(self):
+        p = self.portal
+        self.faults({"action": "slow_body", "chunk_delay_ms": 400, "chunk_bytes": 4096})
+        c = p.conn()
+        try:
+            t0 = time.monotonic()
+            c.request("GET", "/fsma/v1/events?limit=40", headers={"Authorization": "Bearer " + TOKEN})
+            r = c.getresponse()
+            self.assertLess(time.monotonic() - t0, 0.35)  # status and headers before the first delay
+            body = r.read()
+            self.assertGreater(time.monotonic() - t0, 0.39)
+            json.loads(body)
+        finally:
+            c.close()
+
+    def test_reset_sends_half_then_rst(self):
+        p = self.portal
+        want = p.req("GET", "/fsma/v1/events?limit=50")[2]
+        self.faults({"action": "reset"})
+        s = socket.create_connection(("127.0.0.1", p.port), timeout=HTTP_SECONDS)
+        got, err = b"", None
+        try:
+            s.sendall(b"GET /fsma/v1/events?limit=50 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                      + TOKEN.encode() + b"\r\n\r\n")
+            while True:
+                try:
+                    b = s.recv(65536)
+                except ConnectionResetError as ex:
+                    err = ex
+                    break
+                if not b:
+                    break
+                got += b
+        finally:
+            s.close()
+        self.assertIsInstance(err, ConnectionResetError, "connection ended by FIN, not RST")
+        head, _, body = got.partition(b"\r\n\r\n")
+        self.assertIn(b"HTTP/1.1 200", head)
+        self.assertIn(b"Content-Length: %d" % len(want), head)
+        self.assertEqual(body, want[:len(want) // 2])
+        self.assertEqual(p.log()[-1]["bytes"], len(want) // 2)
+
+    def test_wrong_type_and_html200(self):
+        p = self.portal
+        want = p.req("GET", "/registrations/v1/registrations?limit=5")[2]
+        self.faults({"nth": 1, "action": "wrong_type"}, {"nth": 2, "action": "html200"})
+        status, headers, body = p.req("GET", "/registrations/v1/registrations?limit=5")
+        self.assertEqual((status, headers["Content-Type"], body), (200, "text/plain", want))
+        status, headers, body = p.req("GET", "/registrations/v1/registrations?limit=5")
+        self.assertEqual((status, headers["Content-Type"]), (200, "text/html"))
+        self.assertIn(b"<html>", body)
+
+    def test_oversize_streams_padded_json(self):
+        p = self.portal
+        n = 20 * 1024 * 1024
+        self.faults({"nth": 1, "action": "oversize", "bytes": n},
+                    {"nth": 2, "action": "oversize", "bytes": 3 * 1024 * 1024 + 7, "chunked": True},
+                    {"nth": 3, "action": "oversize", "bytes": 5})
+        status, headers, body = p.req("GET", "/grants/v1/awards", timeout=20)
+        self.assertEqual((status, int(headers["Content-Length"]), len(body)), (200, n, n))
+        doc = json.loads(body)
+        self.assertEqual((doc["grants"], doc["next"]), ([], None))
+        self.assertEqual(set(doc["pad"]), {"x"})
+        status, headers, body = p.req("GET", "/fsma/v1/events", timeout=20)
+        self.assertEqual(headers["Transfer-Encoding"], "chunked")
+        self.assertIsNone(headers["Content-Length"])
+        self.assertEqual(len(body), 3 * 1024 * 1024 + 7)
+        self.assertEqual(json.loads(body)["data"], [])
+        status, _, body = p.req("GET", "/fsma/v1/events")        # smaller than the skeleton: the skeleton
+        self.assertEqual(json.loads(body)["pad"], "")
+        self.assertEqual([e["bytes"] for e in p.log()], [n, 3 * 1024 * 1024 + 7, len(body)])
+
+    # ---- server-side rate limit
+
+    def test_server_rate_limit(self):
+        p = self.portal
+        self.assertEqual(p.post("/_control/ratelimit", {"rps": 2}), {"ok": True, "rps": 2.0})
+        self.assertEqual(p.req("GET", "/fsma/v1/events?limit=1")[0], 200)
+        status, headers, _ = p.req("GET", "/fsma/v1/events?limit=1")
+        self.assertEqual((status, headers["X-RateLimit-Limit"], headers["X-RateLimit-Remaining"]), (200, "2", "0"))
+        status, headers, body = p.req("GET", "/fsma/v1/events?limit=1")
+        self.assertEqual(status, 429, body)
+        self.assertEqual((headers["Retry-After"], headers["X-RateLimit-Remaining"], headers["X-RateLimit-Reset"]),
+                         ("1", "0", "1"))
+        self.assertEqual(p.req("GET", "/fsma/v1/events?limit=1")[0], 429)       # early, and still limited
+        time.sleep(1.05)
+        self.assertEqual(p.req("GET", "/fsma/v1/events?limit=1")[0], 200)
+        log = p.log()
+        self.assertEqual([e["status"] for e in log], [200, 200, 429, 429, 200])
+        self.assertEqual([e["early"] for e in log], [False, False, False, True, False])
+        self.assertEqual(p.control("/_control/stats")["early_requests"], 1)
+        # another credential has its own bucket: a wrong token still gets 401, not 429
+        self.assertEqual(p.req("GET", "/fsma/v1/events?limit=1", token="other")[0], 401)
+        # off again
+        p.post("/_control/ratelimit", {"rps": 0})
+        statuses = [p.req("GET", "/fsma/v1/events?limit=1")[0] for _ in range(6)]
+        self.assertEqual(statuses, [200] * 6)
+        self.assertEqual(p.control("/_control/settings")["rate_limit"], 0)
+
+    # ---- auth variants
+
+    def creds(self, mode, secret=TOKEN):
+        if mode == "bearer":
+            return {"Authorization": "Bearer " + secret}, ""
+        if mode == "basic":
+            return {"Authorization": "Basic " + base64.b64encode(("demo:" + secret).encode()).decode()}, ""
+        if mode == "apikey_header":
+            return {"X-API-Key": secret}, ""
+        if mode == "apikey_query":
+            return {}, "&api_key=" + urllib.parse.quote(secret)
+        if mode == "header":
+            return {"X-Custom-Auth": secret}, ""
+        raise AssertionError(mode)
+
+    def test_auth_modes(self):
+        p = self.portal
+        path = "/grants/v1/awards?limit=3"
+        www = {"bearer": "Bearer", "basic": "Basic", "apikey_header": "ApiKey", "apikey_query": "ApiKey",
+               "header": "Custom"}
+        for mode in ("bearer", "basic", "apikey_header", "apikey_query", "header"):
+            with self.subTest(mode=mode):
+                self.assertEqual(p.post("/_control/auth", {"mode": mode})["mode"], mode)
+                h, q = self.creds(mode)
+                status, _, body = p.req("GET", path + q, headers=h, token=None)
+                self.assertEqual(status, 200, body)
+                self.assertEqual(len(json.loads(body)["grants"]), 3)
+                h, q = self.creds(mode, "wrong")
+                status, headers, _ = p.req("GET", path + q, headers=h, token=None)
+                self.assertEqual(status, 401)
+                self.assertTrue(headers["WWW-Authenticate"].startswith(www[mode]), headers["WWW-Authenticate"])
+                status, headers, _ = p.req("GET", path, token=None)
+                self.assertEqual(status, 401)
+                if mode != "bearer":   # the bearer token alone is not enough any more
+                    self.assertEqual(p.req("GET", path)[0], 401)
+        self.assertEqual(p.req("POST", "/_control/auth", body=b'{"mode":"nope"}', token=None)[0], 400)
+
+    def test_auth_per_dataset_and_path(self):
+        p = self.portal
+        p.post("/_control/auth", {"dataset": "registrations", "mode": "apikey_header"})
+        p.post("/_control/auth", {"path": "/mirror/fsma/v1/events", "mode": "basic"})
+        self.assertEqual(p.req("GET", "/grants/v1/awards")[0], 200)                      # global: bearer
+        self.assertEqual(p.req("GET", "/fsma/v1/events")[0], 200)
+        self.assertEqual(p.req("GET", "/registrations/v1/registrations")[0], 401)
+        self.assertEqual(p.req("GET", "/mirror/registrations/v1/registrations",
+                               headers={"X-API-Key": TOKEN}, token=None)[0], 200)     # dataset: both paths
+        self.assertEqual(p.req("GET", "/mirror/fsma/v1/events")[0], 401)
+        self.assertEqual(p.req("GET", "/mirror/fsma/v1/events", headers=self.creds("basic")[0], token=None)[0], 200)
+        p.post("/_control/auth", {"dataset": "registrations", "mode": None})          # override removed
+        self.assertEqual(p.req("GET", "/registrations/v1/registrations")[0], 200)
+        p.post("/_control/reset", {})                                                  # reset: back to the options
+        self.assertEqual(p.req("GET", "/mirror/fsma/v1/events")[0], 200)
+
+    def token(self, via="form", secret=TOKEN, grant="client_credentials"):
+        if via == "form":
+            body = urllib.parse.urlencode({"grant_type": grant, "client_id": "demo-client",
+                                           "client_secret": secret}).encode()
+            h = {"Content-Type": "application/x-www-form-urlencoded"}
+        else:
+            body = urllib.parse.urlencode({"grant_type": grant}).encode()
+            h = {"Content-Type": "application/x-www-form-urlencoded",
+                 "Authorization": "Basic " + base64.b64encode(("demo-client:" + secret).encode()).decode()}
+        return self.portal.req("POST", "/oauth/token", headers=h, body=body, token=None)
+
+    def test_oauth2_client_credentials(self):
+        p = self.portal
+        p.post("/_control/auth", {"mode": "oauth2"})
+        before = p.control("/_control/stats")["token_requests"]
+        path = "/fsma/v1/events?limit=2"
+        self.assertEqual(p.req("GET", path)[0], 401)                 # the static token is not an access token
+        tokens = []
+        for via in ("form", "basic"):
+            status, headers, body = self.token(via)
+            self.assertEqual(status, 200, body)
+            doc = json.loads(body)
+            self.assertEqual((doc["token_type"], doc["expires_in"]), ("Bearer", 3600))
+            self.assertEqual(headers["Cache-Control"], "no-store")
+            tokens.append(doc["access_token"])
+            self.assertEqual(p.req("GET", path, token=doc["access_token"])[0], 200)
+        self.assertNotEqual(tokens[0], tokens[1])
+        status, headers, _ = self.token("form", secret="wrong")
+        self.assertEqual(status, 401)
+        self.assertIn("WWW-Authenticate", headers)
+        self.assertEqual(self.token("basic", secret="wrong")[0], 401)
+        self.assertEqual(self.token("form", grant="password")[0], 400)
+        status, headers, _ = p.req("GET", path, token="made-up")
+        self.assertEqual(status, 401)
+        self.assertIn('error="invalid_token"', headers["WWW-Authenticate"])
+        # revocation: the next data request gets 401
+        self.assertEqual(p.post("/_control/oauth/revoke", {}), {"ok": True, "revoked": 2})
+        self.assertEqual(p.req("GET", path, token=tokens[0])[0], 401)
+        # expiry
+        p.post("/_control/oauth", {"ttl": 1})
+        status, _, body = self.token()
+        short = json.loads(body)
+        self.assertEqual(short["expires_in"], 1)
+        self.assertEqual(p.req("GET", path, token=short["access_token"])[0], 200)
+        time.sleep(1.1)
+        self.assertEqual(p.req("GET", path, token=short["access_token"])[0], 401)
+        self.assertEqual(p.control("/_control/stats")["token_requests"] - before, 6)
+        self.assertEqual([e["path"] for e in p.log() if e["method"] == "POST"], ["/oauth/token"] * 6)
+
+    def test_oauth_token_endpoint_faults(self):
+        p = self.portal
+        # a default rule (path_prefix "/") does not touch the token endpoint ...
+        self.faults({"times": 5, "status": 500})
+        self.assertEqual(self.token()[0], 200)
+        # ... one naming it does
+        self.faults({"path_prefix": "/oauth/", "times": 1, "status": 503, "retry_after": 1})
+        status, headers, _ = self.token()
+        self.assertEqual((status, headers["Retry-After"]), (503, "1"))
+        self.assertEqual(self.token()[0], 200)
+
+    # ---- conditional requests
+
+    def test_etag_and_last_modified(self):
+        p = self.portal
+        path = "/grants/v1/awards?limit=1000"
+        status, headers, body = p.req("GET", path)
+        self.assertEqual(headers["ETag"], etag_of(body))
+        lm = headers["Last-Modified"]
+        self.assertRegex(lm, r"GMT$")
+        for h in ({"If-None-Match": headers["ETag"]}, {"If-None-Match": '"zz", W/' + headers["ETag"]},
+                  {"If-None-Match": "*"}, {"If-Modified-Since": lm},
+                  {"If-Modified-Since": email.utils.formatdate(time.time() + 60, usegmt=True)}):
+            with self.subTest(headers=h):
+                status, h304, b304 = p.req("GET", path, headers=h)
+                self.assertEqual((status, b304), (304, b""))
+                self.assertEqual(h304["ETag"], headers["ETag"])
+        old = email.utils.formatdate(email.utils.parsedate_to_datetime(lm).timestamp() - 1, usegmt=True)
+        self.assertEqual(p.req("GET", path, headers={"If-Modified-Since": old})[0], 200)
+        # If-None-Match that does not match wins over a matching If-Modified-Since
+        self.assertEqual(p.req("GET", path, headers={"If-None-Match": '"other"', "If-Modified-Since": lm})[0], 200)
+        # a mutation changes both
+        p.post("/_control/mutate", {"dataset": "grants", "count": 1})
+        status, h2, body2 = p.req("GET", path, headers={"If-None-Match": headers["ETag"], "If-Modified-Since": lm})
+        self.assertEqual(status, 200)
+        self.assertNotEqual(h2["ETag"], headers["ETag"])
+        self.assertEqual(h2["ETag"], etag_of(body2))
+        self.assertGreater(email.utils.parsedate_to_datetime(h2["Last-Modified"]),
+                           email.utils.parsedate_to_datetime(lm))
+        self.assertEqual(p.req("GET", path, headers={"If-Modified-Since": lm})[0], 200)
+        # so does an append (at least a second later, even straight after)
+        p.post("/_control/append", {"dataset": "grants", "count": 1})
+        status, h3, _ = p.req("GET", path, headers={"If-Modified-Since": h2["Last-Modified"]})
+        self.assertEqual(status, 200)
+        self.assertGreater(email.utils.parsedate_to_datetime(h3["Last-Modified"]),
+                           email.utils.parsedate_to_datetime(h2["Last-Modified"]))
+        self.assertEqual(p.log()[1]["bytes"], 0)
+
+    # ---- gzip
+
+    def test_gzip(self):
+        p = self.portal
+        path = "/fsma/v1/events?limit=50"
+        plain = p.req("GET", path)[2]
+        status, headers, body = p.req("GET", path, headers={"Accept-Encoding": "gzip"})
+        self.assertEqual((body, headers["Content-Encoding"]), (plain, None))       # off by default
+        self.assertEqual(p.post("/_control/gzip", {"on": True}), {"ok": True, "on": True})
+        status, headers, body = p.req("GET", path, headers={"Accept-Encoding": "br, gzip;q=0.8"})
+        self.assertEqual((status, headers["Content-Encoding"], headers["Vary"]), (200, "gzip", "Accept-Encoding"))
+        self.assertEqual(int(headers["Content-Length"]), len(body))
+        self.assertEqual(gzip.decompress(body), plain)
+        self.assertLess(len(body), len(plain))
+        self.assertEqual(headers["ETag"], etag_of(plain))
+        for ae in (None, "identity", "gzip;q=0", "br"):
+            with self.subTest(accept_encoding=ae):
+                status, headers, body = p.req("GET", path, headers={"Accept-Encoding": ae} if ae else None)
+                self.assertEqual((headers["Content-Encoding"], body), (None, plain))
+        p.post("/_control/gzip", {"on": False})
+        self.assertIsNone(p.req("GET", path, headers={"Accept-Encoding": "gzip"})[1]["Content-Encoding"])
+
+    # ---- mirror
+
+    def test_mirror_serves_same_content(self):
+        p = self.portal
+        for name, (path, _, _) in ROUTES.items():
+            with self.subTest(dataset=name):
+                a = p.req("GET", path + "?limit=30")
+                b = p.req("GET", "/mirror" + path + "?limit=30")
+                self.assertEqual((a[0], a[2]), (b[0], b[2]))
+                cursor = json.loads(a[2])[ROUTES[name][2]]
+                if cursor:
+                    self.assertEqual(p.req("GET", path + "?limit=30&cursor=" + cursor)[2],
+                                     p.req("GET", "/mirror" + path + "?limit=30&cursor=" + cursor)[2])
+        # a fault on the primary does not touch the mirror, and the other way round
+        self.faults({"path_prefix": "/fsma/", "times": 10, "status": 503})
+        self.assertEqual(p.req("GET", "/fsma/v1/events")[0], 503)
+        self.assertEqual(p.req("GET", "/mirror/fsma/v1/events")[0], 200)
+        self.faults({"path_prefix": "/mirror/", "times": 10, "status": 503})
+        self.assertEqual(p.req("GET", "/mirror/fsma/v1/events")[0], 503)
+        self.assertEqual(p.req("GET", "/fsma/v1/events")[0], 200)
+        # mutations show on both
+        p.post("/_control/append", {"dataset": "grants", "count": 2})
+        self.faults()
+        self.assertEqual(p.req("GET", "/grants/v1/awards?limit=1000")[2],
+                         p.req("GET", "/mirror/grants/v1/awards?limit=1000")[2])
+        self.assertEqual(p.req("GET", "/mirror/nope")[0], 404)
+
+
+class OptionsTest(Bounded):
+    """Command-line options: --auth, --auth-for, --rate-limit, --gzip,
+    --oauth-ttl, and no secret in the portal's own output."""
+
+    def test_options_and_no_secret_in_output(self):
+        secret = "s3cr3t-TOKEN-xyzzy"
+        out = tempfile.NamedTemporaryFile(prefix="portal-out-", delete=False)
+        out.close()
+        p = Portal("--grants", "20", "--token", secret, "--auth", "apikey_query", "--auth-for", "fsma=oauth2",
+                   "--auth-for", "/mirror/grants/v1/awards=header", "--rate-limit", "50", "--gzip",
+                   "--oauth-ttl", "120", quiet=False, output=out.name)
+        try:
+            s = p.control("/_control/settings")
+            self.assertEqual((s["auth"], s["rate_limit"], s["gzip"], s["oauth_ttl"]), ("apikey_query", 50, True, 120))
+            status, headers, body = p.req("GET", "/grants/v1/awards?api_key=" + secret,
+                                          headers={"Accept-Encoding": "gzip"}, token=None)
+            self.assertEqual((status, headers["Content-Encoding"], headers["X-RateLimit-Limit"]), (200, "gzip", "50"))
+            self.assertEqual(p.req("GET", "/mirror/grants/v1/awards", headers={"X-Custom-Auth": secret},
+                                   token=None)[0], 200)
+            form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": "demo-client",
+                                           "client_secret": secret}).encode()
+            status, _, body = p.req("POST", "/oauth/token", body=form, token=None,
+                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+            doc = json.loads(body)
+            self.assertEqual(doc["expires_in"], 120)
+            self.assertEqual(p.req("GET", "/fsma/v1/events", token=doc["access_token"])[0], 200)
+            self.assertEqual(p.req("GET", "/fsma/v1/events?api_key=" + secret, token=None)[0], 401)
+            self.assertEqual(p.req("GET", "/fsma/v1/events", token=secret)[0], 401)
+        finally:
+            p.stop()
+            with open(out.name, "rb") as f:
+                text = f.read()
+            os.unlink(out.name)
+        self.assertIn(b"listening on http://127.0.0.1:", text)
+        self.assertIn(b"portal: GET /grants/v1/awards", text)
+        self.assertNotIn(secret.encode(), text)
+        self.assertNotIn(doc["access_token"].encode(), text)
+
+    def test_bad_options_refused(self):
+        for args in (["--auth", "nope"], ["--auth-for", "fsma"], ["--auth-for", "nope=basic"],
+                     ["--rate-limit", "-1"], ["--tls-cert", "x.pem"], ["--tls-client-ca", "ca.pem"]):
+            with self.subTest(args=args):
+                r = subprocess.run([sys.executable, PORTAL, "--port", "0", "--max-seconds", "5", *args],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=20)
+                self.assertEqual(r.returncode, 2, r.stderr)
+
+
+@unittest.skipUnless(shutil.which("openssl"), "openssl CLI not installed")
+class TLSTest(Bounded):
+    """HTTPS with certificates from mkcerts.sh; mTLS with --tls-client-ca."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = tempfile.mkdtemp(prefix="portal-certs-")
+        subprocess.run(["sh", MKCERTS, cls.certs], check=True, timeout=60,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.certs)
+
+    def f(self, name):
+        return os.path.join(self.certs, name)
+
+    def client_ctx(self, cert=True):
+        ctx = ssl.create_default_context(cafile=self.f("ca.pem"))
+        if cert:
+            ctx.load_cert_chain(self.f("client.pem"), self.f("client.key"))
+        return ctx
+
+    def test_https(self):
+        p = Portal("--grants", "20", "--tls-cert", self.f("server.pem"), "--tls-key", self.f("server.key"),
+                   ssl_ctx=self.client_ctx(cert=False))
+        try:
+            self.assertTrue(p.url.startswith("https://127.0.0.1:"))
+            status, _, body = p.req("GET", "/grants/v1/awards")
+            self.assertEqual(status, 200)
+            self.assertEqual(len(json.loads(body)["grants"]), 20)
+            # the certificate verifies for 127.0.0.1 against the CA, not against the system store
+            with self.assertRaises(ssl.SSLCertVerificationError):
+                with socket.create_connection(("127.0.0.1", p.port), timeout=HTTP_SECONDS) as s:
+                    ssl.create_default_context().wrap_socket(s, server_hostname="127.0.0.1")
+            # plain HTTP to the TLS port gets no HTTP answer
+            with socket.create_connection(("127.0.0.1", p.port), timeout=HTTP_SECONDS) as s:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                try:
+                    got = s.recv(100)
+                except OSError:
+                    got = b""
+                self.assertFalse(got.startswith(b"HTTP/1.1 200"))
+            self.assertEqual(p.req("GET", "/healthz", token=None)[0], 200)   # and the portal carries on
+        finally:
+            p.stop()
+
+    def test_mtls_requires_client_certificate(self):
+        p = Portal("--grants", "20", "--tls-cert", self.f("server.pem"), "--tls-key", self.f("server.key"),
+                   "--tls-client-ca", self.f("ca.pem"), ssl_ctx=self.client_ctx())
+        try:
+            self.assertEqual(p.req("GET", "/grants/v1/awards")[0], 200)
+            self.assertEqual(p.log()[-1]["client_cert_cn"], "custody-test-client")
+            nocert = self.client_ctx(cert=False)
+            with self.assertRaises((ssl.SSLError, OSError, http.client.HTTPException)):
+                c = http.client.HTTPSConnection("127.0.0.1", p.port, timeout=HTTP_SECONDS, context=nocert)
+                try:
+                    c.request("GET", "/grants/v1/awards", headers={"Authorization": "Bearer " + TOKEN})
+                    c.getresponse().read()
+                finally:
+                    c.close()
+            self.assertEqual(len(p.log()), 1)
+            self.assertEqual(p.req("GET", "/grants/v1/awards")[0], 200)
+        finally:
+            p.stop()
 
 if __name__ == "__main__":
     unittest.main()
