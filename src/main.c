@@ -17,8 +17,11 @@ static const command commands[] = {
      "show stored records (latest versions, or every version with --history)"},
     {"quarantine", cmd_quarantine, "quarantine [-c FILE] list [SOURCE] | show ID [--json]",
      "review records that failed their contract"},
-    {"audit", cmd_audit, "audit [-c FILE] verify [--json]",
-     "verify the audit log, its checkpoints and every record's content hash"},
+    {"audit", cmd_audit, "audit [-c FILE] verify [--key PUB] | checkpoint [--json]",
+     "verify the audit log, checkpoints (and their signatures) and every record's content hash;\n"
+     "      or record a (signed) checkpoint of the log now and print it"},
+    {"keygen", cmd_keygen, "keygen [-o PREFIX]",
+     "make an Ed25519 key pair (PREFIX.key, PREFIX.pub) for signed checkpoints"},
 };
 
 static void usage(FILE *f)

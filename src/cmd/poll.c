@@ -10,6 +10,7 @@
 #include "cmd.h"
 #include "engine/fetch.h"
 #include "engine/poll.h"
+#include "io/sign.h"
 
 static int take_lock(const config *cfg, int *fd_out)
 {
@@ -76,6 +77,7 @@ int cmd_poll(cli *c, int argc, char **argv)
     store *st = NULL;
     http_client *http = NULL;
     rate_pools *pools = NULL;
+    sign_key *signer = NULL;
     poll_summary *sums = NULL;
     const source_cfg **todo = NULL;
     size_t ntodo = 0, polled = 0;
@@ -120,13 +122,18 @@ int cmd_poll(cli *c, int argc, char **argv)
         rc = cmd_fail(&e);
         goto out;
     }
+    if (cfg->signing_key && !(signer = sign_key_load_private(cfg->signing_key, &e))) {
+        fprintf(stderr, "custody: %s (audit.signing_key)\n", e.msg);
+        rc = 2;
+        goto out;
+    }
     if (!(pools = rate_pools_new())) {
         fprintf(stderr, "custody: out of memory\n");
         rc = 3;
         goto out;
     }
     for (size_t k = 0; k < ntodo; k++) {
-        poll_opts o = {cfg->actor, NULL, pools, NULL};
+        poll_opts o = {cfg->actor, NULL, pools, NULL, signer};
         err_clear(&e);
         polled++;
         if (poll_source(cfg, todo[k], st, http, &o, &sums[k], &e)) {
@@ -145,6 +152,7 @@ int cmd_poll(cli *c, int argc, char **argv)
         print_table(sums, polled, c->color);
 out:
     rate_pools_free(pools);
+    sign_key_free(signer);
     http_client_free(http);
     store_close(st);
     if (lockfd >= 0)

@@ -305,6 +305,17 @@ static const struct otab contract_tab = {"contract", sizeof(contract), contract_
                                          N(contract_opts), offsetof(contract, name),
                                          offsetof(contract, line), "A data contract."};
 
+static const struct opt audit_opts[] = {
+    {"signing_key", O_STR, offsetof(config, signing_key), NULL, 0, NULL, NULL, 0, 0, 0,
+     "Ed25519 private key (PEM, from `custody keygen`) that signs every checkpoint; relative to the "
+     "config file. Keep it mode 0600, ideally on another machine's mount."},
+    {"verify_key", O_STR, offsetof(config, verify_key), NULL, 0, NULL, NULL, 0, 0, 0,
+     "Public key `custody audit verify` checks checkpoint signatures with; when set, an unsigned or "
+     "wrongly signed checkpoint fails verification."},
+};
+static const struct otab audit_tab = {"audit", sizeof(config), audit_opts, N(audit_opts), -1, -1,
+                                      "Audit log signing."};
+
 static const struct opt top_opts[] = {
     {"store", O_STR, offsetof(config, store), "sqlite:custody.db", 0, NULL, NULL, 0, 0, 0,
      "Where state lives: sqlite:PATH (relative to the config file)."},
@@ -314,6 +325,7 @@ static const struct opt top_opts[] = {
      offsetof(config, nsources), 0, 0, "The feeds to poll (see source)."},
     {"contracts", O_MAP, offsetof(config, contracts), NULL, F_REQ, &contract_tab, NULL,
      offsetof(config, ncontracts), 0, 0, "Contract name -> contract (see contract)."},
+    {"audit", O_TABLE, 0, NULL, 0, &audit_tab, NULL, 0, 0, 0, "Checkpoint signing (see audit)."},
     {"pools", O_MAP, offsetof(config, pools), NULL, 0, &pool_tab, NULL, offsetof(config, npools), 0, 0,
      "Pool name -> shared request budget (see pool), for sources on one vendor account."},
 };
@@ -1090,6 +1102,20 @@ cust_code config_load_string(const char *text, size_t len, const char *name, con
         goto out;
     }
     /* Secret files are named relative to the config file, like the store. */
+    for (char **kp = &c->signing_key; kp; kp = kp == &c->signing_key ? &c->verify_key : NULL) {
+        char *abs;
+        size_t n;
+        if (!*kp || (*kp)[0] == '/')
+            continue;
+        n = strlen(c->dir) + strlen(*kp) + 2;
+        if (!(abs = malloc(n))) {
+            rc = err_set(e, CUST_ENOMEM, "out of memory");
+            goto out;
+        }
+        snprintf(abs, n, "%s/%s", c->dir, *kp);
+        free(*kp);
+        *kp = abs;
+    }
     for (size_t i = 0; i < c->nsources; i++) {
         source_cfg *sc = &c->sources[i];
         char **files[] = {&sc->auth.token_file, &sc->tls.ca_file, &sc->tls.client_cert, &sc->tls.client_key};
@@ -1403,11 +1429,23 @@ static void print_opt(FILE *out, const struct opt *o, const void *obj, int ind, 
         fputs(" }\n", out);
         return;
     }
-    case O_TABLE:
-        PREFIX();
-        fprintf(out, "%s:\n", o->name);
-        print_table(out, o->sub, (const char *)obj + o->off, ind + 2, 0);
+    case O_TABLE: {
+        /* a table whose options are all unset prints nothing at all */
+        char *text = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&text, &len);
+        if (!m)
+            return;
+        print_table(m, o->sub, (const char *)obj + o->off, ind + 2, 0);
+        fclose(m);
+        if (len) {
+            PREFIX();
+            fprintf(out, "%s:\n", o->name);
+            fputs(text, out);
+        }
+        free(text);
         return;
+    }
     case O_LIST:
     case O_MAP: {
         size_t n = *AT((void *)obj, size_t, o->n_off);

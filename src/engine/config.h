@@ -98,6 +98,8 @@ typedef struct config {
     size_t ncontracts;
     pool_cfg *pools;
     size_t npools;
+    char *signing_key;    /* audit: Ed25519 private key (PEM) signing checkpoints */
+    char *verify_key;     /* audit: public key verify checks signatures with */
     char hash[65];        /* SHA-256 of the file's bytes */
 } config;
 

@@ -590,7 +590,7 @@ done:
             }
             if (brc || audit(&c, "poll.end", "", endd.ptr, &le) ||
                 st->ops->source_set_result(st, src->name, c.now, rc ? cust_strerror(rc) : "ok", &le) ||
-                st->ops->checkpoint(st, c.now, &size, root, &le) || st->ops->commit(st, &le)) {
+                st->ops->checkpoint(st, c.now, o ? o->signer : NULL, &size, root, &le) || st->ops->commit(st, &le)) {
                 st->ops->rollback(st);
                 if (rc == CUST_OK) {
                     rc = sum->result = le.code ? le.code : CUST_ESTORE;

@@ -35,6 +35,7 @@ typedef struct poll_opts {
     poll_clock clock;     /* NULL: real time */
     struct rate_pools *pools;               /* shared budgets (rate_limit.pool); NULL: none */
     const struct fetch_clock *fetch_clock;  /* NULL: real time and sleep */
+    const struct sign_key *signer;          /* signs the cycle's checkpoint; NULL: unsigned */
 } poll_opts;
 
 /* Run one cycle. Complete pages are committed as they go (commit_pages per

@@ -3,6 +3,7 @@
  * content hash of each record version and the raw hash of each rejection,
  * so an edit to any of the three tables shows up here. */
 #include "verify.h"
+#include "io/sign.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@ struct claims {
 };
 
 struct vctx {
+    const struct sign_key *key;
     verify_report *r;
     struct err *e;
     struct ckp *ckps;
@@ -152,8 +154,29 @@ static int ckp_row(void *ud, const store_row *row)
 {
     struct vctx *v = ud;
     struct ckp *n = realloc(v->ckps, (v->nckps + 1) * sizeof *n);
+    const char *sig = row->ncols > 3 ? row->cols[3] : NULL;
     if (!n)
         return fail(v, 0, "out of memory");
+    v->ckps = n;
+    if (sig)
+        v->r->signed_checkpoints++;
+    if (v->key) {
+        /* The signature covers size, root and time: a checkpoint edited
+         * behind custody's back, or one made without the key, fails. */
+        buf text;
+        int ok;
+        buf_init(&text, 4096);
+        ok = row->cols[CKP_SIZE] && row->cols[CKP_ROOT] && row->cols[2] &&
+             checkpoint_text(strtoll(row->cols[CKP_SIZE], NULL, 10), row->cols[CKP_ROOT], row->cols[2], &text) ==
+                 CUST_OK &&
+             sign_verify(v->key, text.ptr, text.len, sig);
+        buf_release(&text);
+        if (!ok)
+            return fail(v, 0, "checkpoint at tree size %s: %s", row->cols[CKP_SIZE] ? row->cols[CKP_SIZE] : "?",
+                        sig ? "its signature does not verify with the configured key (altered, or signed by "
+                              "another key)"
+                            : "it is not signed, but a verify key is configured");
+    }
     v->ckps = n;
     n[v->nckps].size = strtoll(row->cols[CKP_SIZE], NULL, 10);
     snprintf(n[v->nckps].root, sizeof n[v->nckps].root, "%s", row->cols[CKP_ROOT] ? row->cols[CKP_ROOT] : "");
@@ -212,7 +235,7 @@ static int quarantine_row(void *ud, const store_row *row)
     return 0;
 }
 
-cust_code verify_store(store *st, verify_report *r, struct err *e)
+cust_code verify_store(store *st, const struct sign_key *key, verify_report *r, struct err *e)
 {
     struct vctx v;
     cust_code rc;
@@ -221,6 +244,7 @@ cust_code verify_store(store *st, verify_report *r, struct err *e)
     memset(&v, 0, sizeof v);
     v.r = r;
     v.e = e;
+    v.key = key;
     merkle_frontier_init(&v.f);
     buf_init(&v.entry, 64u << 20);
     buf_init(&v.canon, 64u << 20);

@@ -10,6 +10,7 @@
 typedef struct verify_report {
     long entries;
     long checkpoints;
+    long signed_checkpoints;
     long records;
     long quarantined;
     char root[65];          /* root over all entries */
@@ -18,7 +19,9 @@ typedef struct verify_report {
 
 /* CUST_OK when everything holds; CUST_EAUDIT with e naming the first
  * problem (entry seq, record key, what differs); CUST_ESTORE when the store
- * cannot be read. */
-cust_code verify_store(store *st, verify_report *r, struct err *e) CUST_WUR;
+ * cannot be read. With key, every checkpoint must carry a valid signature
+ * by that key. */
+struct sign_key;
+cust_code verify_store(store *st, const struct sign_key *key, verify_report *r, struct err *e) CUST_WUR;
 
 #endif

@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 
+struct sign_key;
 typedef struct store store;
 
 typedef enum {
@@ -94,9 +95,11 @@ typedef struct store_ops {
     cust_code (*reject_put)(store *s, const store_reject *r, store_outcome *out, int64_t *id,
                             struct err *e);
     cust_code (*audit_append)(store *s, const store_audit *a, int64_t *seq, struct err *e);
-    /* Record a checkpoint of the audit tree as it stands in this transaction. */
-    cust_code (*checkpoint)(store *s, const char *time, int64_t *tree_size, char root_hex[65],
-                            struct err *e);
+    /* Record a checkpoint of the audit tree as it stands in this
+     * transaction, signed with key when not NULL (see io/sign.h for the
+     * signed text). A checkpoint of an unchanged size is not repeated. */
+    cust_code (*checkpoint)(store *s, const char *time, const struct sign_key *key, int64_t *tree_size,
+                            char root_hex[65], struct err *e);
     /* Listings, in a stable order, for the CLI and verification. */
     cust_code (*records_list)(store *s, const char *source, const char *key, int history,
                               store_row_cb cb, void *ctx, struct err *e);
@@ -119,7 +122,7 @@ enum { QUA_ID, QUA_SOURCE, QUA_RECON, QUA_RAW, QUA_ERRORS, QUA_FIRST_SEEN, QUA_L
        QUA_TIMES, QUA_STATUS, QUA_REQUEST_ID, QUA_CYCLE, QUA_NCOLS };
 enum { AUD_SEQ, AUD_TIME, AUD_ACTOR, AUD_ACTION, AUD_SOURCE, AUD_SUBJECT, AUD_DETAIL, AUD_CYCLE,
        AUD_LEAF, AUD_NCOLS };
-enum { CKP_SIZE, CKP_ROOT, CKP_TIME, CKP_NCOLS };
+enum { CKP_SIZE, CKP_ROOT, CKP_TIME, CKP_SIG, CKP_NCOLS };
 enum { SRC_NAME, SRC_CURSOR, SRC_LAST_POLL, SRC_LAST_RESULT, SRC_UPDATED, SRC_NCOLS };
 
 /* Open the store named by uri: "sqlite:PATH" or a bare path (SQLite).

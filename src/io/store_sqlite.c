@@ -4,6 +4,7 @@
  * DELETE); the audit Merkle frontier is kept beside them in the same
  * transaction so a checkpoint never rereads the log. */
 #include "store.h"
+#include "sign.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_FRONT_PUT] = "INSERT OR REPLACE INTO audit_frontier(level, hash) VALUES(?1, ?2)",
     [ST_FRONT_DEL] = "DELETE FROM audit_frontier WHERE level >= ?1",
     [ST_META_PUT] = "INSERT OR REPLACE INTO meta(k, v) VALUES(?1, ?2)",
-    [ST_CKP] = "INSERT INTO checkpoints(tree_size, root, time) SELECT ?1, ?2, ?3 "
+    [ST_CKP] = "INSERT INTO checkpoints(tree_size, root, time, signature) SELECT ?1, ?2, ?3, ?4 "
                "WHERE NOT EXISTS(SELECT 1 FROM checkpoints WHERE tree_size = ?1)",
 };
 
@@ -528,25 +529,39 @@ static cust_code sq_audit_append(store *base, const store_audit *a, int64_t *seq
     return CUST_OK;
 }
 
-static cust_code sq_checkpoint(store *base, const char *time, int64_t *tree_size, char root_hex[65],
-                               struct err *e)
+static cust_code sq_checkpoint(store *base, const char *time, const struct sign_key *key, int64_t *tree_size,
+                               char root_hex[65], struct err *e)
 {
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st;
     unsigned char root[MERKLE_HASH];
+    buf text, sig;
+    cust_code rc = CUST_OK;
     merkle_frontier_root(&s->front, root);
     merkle_hex(root, root_hex);
     *tree_size = (int64_t)s->front.size;
+    buf_init(&text, 4096);
+    buf_init(&sig, 4096);
+    if (key && ((rc = checkpoint_text(*tree_size, root_hex, time, &text)) ||
+                (rc = sign_data(key, text.ptr, text.len, &sig, e)))) {
+        if (rc == CUST_ENOMEM)
+            err_set(e, rc, "out of memory");
+        goto out;
+    }
     st = stmt(s, ST_CKP);
     sqlite3_bind_int64(st, 1, *tree_size);
     bind_text(st, 2, root_hex);
     bind_text(st, 3, time);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
-            return CUST_OK; /* nothing appended since the last checkpoint */
-        return db_err(s, e, "writing a checkpoint");
-    }
-    return CUST_OK;
+    if (key)
+        bind_text(st, 4, sig.ptr);
+    else
+        sqlite3_bind_null(st, 4);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = db_err(s, e, "writing a checkpoint");
+out:
+    buf_release(&text);
+    buf_release(&sig);
+    return rc;
 }
 
 static cust_code run_list(sqlite_store *s, sqlite3_stmt *st, store_row_cb cb, void *ctx, struct err *e)
@@ -630,7 +645,7 @@ static cust_code sq_audit_list(store *base, store_row_cb cb, void *ctx, struct e
 
 static cust_code sq_checkpoints_list(store *base, store_row_cb cb, void *ctx, struct err *e)
 {
-    return simple_list(base, "SELECT tree_size, root, time FROM checkpoints ORDER BY tree_size", cb, ctx, e);
+    return simple_list(base, "SELECT tree_size, root, time, signature FROM checkpoints ORDER BY tree_size", cb, ctx, e);
 }
 
 static cust_code sq_sources_list(store *base, store_row_cb cb, void *ctx, struct err *e)

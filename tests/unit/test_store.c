@@ -174,7 +174,7 @@ static void test_transactions(void)
     {
         int64_t size;
         char root[65];
-        CHECK_INT(s->ops->checkpoint(s, "2026-01-02T03:04:07Z", &size, root, &e), CUST_OK);
+        CHECK_INT(s->ops->checkpoint(s, "2026-01-02T03:04:07Z", NULL, &size, root, &e), CUST_OK);
         CHECK_INT(size, 3);
         CHECK_INT(strlen(root), 64);
     }
@@ -266,7 +266,7 @@ static void test_transactions(void)
         CHECK_INT(s->ops->source_set_cursor(s, "new-source", NULL, &e), CUST_OK);
         CHECK_INT(s->ops->audit_append(s, &a, &seq, &e), CUST_OK);
         CHECK_INT(seq, 4);
-        CHECK_INT(s->ops->checkpoint(s, "2026-01-04T00:00:01Z", &size, root, &e), CUST_OK);
+        CHECK_INT(s->ops->checkpoint(s, "2026-01-04T00:00:01Z", NULL, &size, root, &e), CUST_OK);
         CHECK_INT(size, 4);
     }
     store_rollback(s);
@@ -401,7 +401,7 @@ static void test_reopen(void)
     if (!s)
         return;
     CHECK_INT(store_begin(s, &e), CUST_OK);
-    CHECK_INT(s->ops->checkpoint(s, "2026-01-05T00:00:00Z", &size, root, &e), CUST_OK);
+    CHECK_INT(s->ops->checkpoint(s, "2026-01-05T00:00:00Z", NULL, &size, root, &e), CUST_OK);
     CHECK_INT(size, 4);
     stored_root(s, want);
     CHECK_STR(root, want);
@@ -410,10 +410,10 @@ static void test_reopen(void)
         CHECK_INT(s->ops->audit_append(s, &a, &seq, &e), CUST_OK);
         CHECK_INT(seq, 5);
     }
-    CHECK_INT(s->ops->checkpoint(s, "2026-01-05T00:00:01Z", &size, root, &e), CUST_OK);
+    CHECK_INT(s->ops->checkpoint(s, "2026-01-05T00:00:01Z", NULL, &size, root, &e), CUST_OK);
     CHECK_INT(size, 5);
     /* a second checkpoint of the same size is not an error */
-    CHECK_INT(s->ops->checkpoint(s, "2026-01-05T00:00:02Z", &size, root, &e), CUST_OK);
+    CHECK_INT(s->ops->checkpoint(s, "2026-01-05T00:00:02Z", NULL, &size, root, &e), CUST_OK);
     CHECK_INT(store_commit(s, &e), CUST_OK);
     stored_root(s, want);
     CHECK_STR(root, want);
@@ -447,7 +447,7 @@ static void test_reopen(void)
         CHECK_INT(s->ops->audit_append(s, &a, &seq, &e), CUST_OK);
         CHECK_INT(seq, 6);
     }
-    CHECK_INT(s->ops->checkpoint(s, "2026-01-06T00:00:00Z", &size, root, &e), CUST_OK);
+    CHECK_INT(s->ops->checkpoint(s, "2026-01-06T00:00:00Z", NULL, &size, root, &e), CUST_OK);
     CHECK_INT(size, 6);
     CHECK_INT(store_commit(s, &e), CUST_OK);
     stored_root(s, want);
