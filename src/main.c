@@ -17,9 +17,15 @@ static const command commands[] = {
      "show stored records (latest versions, or every version with --history)"},
     {"quarantine", cmd_quarantine, "quarantine [-c FILE] list [SOURCE] | show ID [--json]",
      "review records that failed their contract"},
-    {"audit", cmd_audit, "audit [-c FILE] verify [--key PUB] | checkpoint [--json]",
-     "verify the audit log, checkpoints (and their signatures) and every record's content hash;\n"
-     "      or record a (signed) checkpoint of the log now and print it"},
+    {"audit", cmd_audit, "audit [-c FILE] verify [--key PUB] | checkpoint | export [-o FILE]\n"
+     "        | prove SOURCE KEY [--version N] | consistency A B",
+     "verify the log, checkpoints (and signatures) and every record's content hash; record a\n"
+     "      (signed) checkpoint now; export the log as JSONL; print RFC 9162 inclusion and\n"
+     "      consistency proofs (check them with tools/custody_verify.py)"},
+    {"retention", cmd_retention, "retention [-c FILE] --dry-run [--as-of DATE] | --apply [SOURCE...]",
+     "list, or purge (audited), record versions past their source's retention; holds override"},
+    {"hold", cmd_hold, "hold [-c FILE] add SOURCE [KEY] --reason TEXT | release ID --reason TEXT | list",
+     "legal holds: keep a source or one record from the retention purge"},
     {"keygen", cmd_keygen, "keygen [-o PREFIX]",
      "make an Ed25519 key pair (PREFIX.key, PREFIX.pub) for signed checkpoints"},
 };

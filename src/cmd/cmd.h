@@ -29,6 +29,8 @@ int cmd_records(cli *c, int argc, char **argv);
 int cmd_quarantine(cli *c, int argc, char **argv);
 int cmd_audit(cli *c, int argc, char **argv);
 int cmd_keygen(cli *c, int argc, char **argv);
+int cmd_retention(cli *c, int argc, char **argv);
+int cmd_hold(cli *c, int argc, char **argv);
 
 /* Print "custody: <msg>" to stderr and return the exit code for e. */
 int cmd_fail(const struct err *e);
@@ -45,6 +47,10 @@ int cmd_open_store(const config *cfg, store **out);
  * and their count returned; -1 after printing a usage error. Options listed
  * in flags (NULL-terminated, e.g. "--history") are left in place. */
 int cmd_parse_common(cli *c, const char *verb, int argc, char **argv, const char *const *flags);
+
+/* A record key as typed (a JSON array, or parts separated by '|') in its
+ * stored RFC 8785 form; malloc'd, NULL when it is neither. */
+char *cmd_key_arg(const char *arg);
 
 /* Write s as a JSON string to f. */
 void cmd_json_string(FILE *f, const char *s, size_t len);

@@ -1,6 +1,7 @@
 /* common.c - option parsing, config/store opening and output helpers
  * shared by the subcommands. */
 #include "cmd.h"
+#include "core/jcs.h"
 
 #include <errno.h>
 #include <pwd.h>
@@ -127,4 +128,42 @@ void cmd_json_string(FILE *f, const char *s, size_t len)
     else
         fputs("null", f);
     buf_release(&b);
+}
+
+/* Turn what the user typed into the stored key form: a JSON array as is
+ * (canonicalised), else parts split on '|' (numbers stay numbers). */
+char *cmd_key_arg(const char *arg)
+{
+    json_doc *d = json_doc_new();
+    json_value *v = NULL;
+    buf out;
+    char *res = NULL;
+    buf_init(&out, 1 << 20);
+    if (!d)
+        goto done;
+    if (arg[0] == '[') {
+        if (!(v = json_parse(d, arg, strlen(arg), NULL, NULL)))
+            goto done;
+    } else {
+        const char *p = arg;
+        v = json_new_array(d, 4);
+        for (;;) {
+            const char *bar = strchr(p, '|');
+            size_t len = bar ? (size_t)(bar - p) : strlen(p);
+            json_value *part = json_parse(d, p, len, NULL, NULL);
+            if (!part || part->type != JSON_NUMBER)
+                part = json_new_string(d, p, len);
+            if (!part || json_array_push(d, v, part))
+                goto done;
+            if (!bar)
+                break;
+            p = bar + 1;
+        }
+    }
+    if (jcs_write(v, &out, NULL) == CUST_OK)
+        res = buf_take(&out);
+done:
+    buf_release(&out);
+    json_doc_free(d);
+    return res;
 }

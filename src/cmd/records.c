@@ -30,43 +30,6 @@ static int row(void *ud, const store_row *r)
     return 0;
 }
 
-/* Turn what the user typed into the stored key form: a JSON array as is
- * (canonicalised), else parts split on '|' (numbers stay numbers). */
-static char *key_arg(const char *arg)
-{
-    json_doc *d = json_doc_new();
-    json_value *v = NULL;
-    buf out;
-    char *res = NULL;
-    buf_init(&out, 1 << 20);
-    if (!d)
-        goto done;
-    if (arg[0] == '[') {
-        if (!(v = json_parse(d, arg, strlen(arg), NULL, NULL)))
-            goto done;
-    } else {
-        const char *p = arg;
-        v = json_new_array(d, 4);
-        for (;;) {
-            const char *bar = strchr(p, '|');
-            size_t len = bar ? (size_t)(bar - p) : strlen(p);
-            json_value *part = json_parse(d, p, len, NULL, NULL);
-            if (!part || part->type != JSON_NUMBER)
-                part = json_new_string(d, p, len);
-            if (!part || json_array_push(d, v, part))
-                goto done;
-            if (!bar)
-                break;
-            p = bar + 1;
-        }
-    }
-    if (jcs_write(v, &out, NULL) == CUST_OK)
-        res = buf_take(&out);
-done:
-    buf_release(&out);
-    json_doc_free(d);
-    return res;
-}
 
 int cmd_records(cli *c, int argc, char **argv)
 {
@@ -99,7 +62,7 @@ int cmd_records(cli *c, int argc, char **argv)
         config_free(cfg);
         return 2;
     }
-    if (keyarg && !(key = key_arg(keyarg))) {
+    if (keyarg && !(key = cmd_key_arg(keyarg))) {
         config_free(cfg);
         return cmd_usage("records", "KEY \"%s\" is neither a JSON array nor key parts separated by '|'", keyarg);
     }

@@ -161,6 +161,21 @@ static const struct opt breaker_opts[] = {
 static const struct otab breaker_tab = {"breaker", sizeof(breaker_ycfg), breaker_opts, N(breaker_opts),
                                         -1, -1, "Circuit breaker; its state is kept in the store."};
 
+static const char *const retention_from[] = {"created", "field", NULL};
+static const struct opt retention_opts[] = {
+    {"years", O_INT, offsetof(retention_cfg, years), "0", 0, NULL, NULL, 0, 0, 0,
+     "Keep record versions this many years, then `custody retention --apply` purges their content "
+     "(hashes and the audit log stay); 0: keep forever. FSMA 204: 2; 2 CFR 200.334: 3 from closeout."},
+    {"from", O_ENUM, offsetof(retention_cfg, from), "created", 0, NULL, retention_from, 0, 0, 0,
+     "created: count from when the version was fetched; field: from the date in `field` of the "
+     "key's latest version (e.g. a grant's closeout date)."},
+    {"field", O_STR, offsetof(retention_cfg, field), NULL, 0, NULL, NULL, 0, 0, 0,
+     "from field: the normalised record's date or datetime field."},
+};
+static const struct otab retention_tab = {"retention", sizeof(retention_cfg), retention_opts,
+                                          N(retention_opts), -1, -1,
+                                          "How long record versions are kept (legal holds override)."};
+
 static const struct opt pool_opts[] = {
     {"requests", O_NUM, offsetof(pool_cfg, requests), NULL, F_REQ, NULL, NULL, 0, 0, 0,
      "Requests allowed per `per` across every source in the pool."},
@@ -252,6 +267,8 @@ static const struct opt source_opts[] = {
      "Client-side rate limit (see rate_limit)."},
     {"breaker", O_TABLE, offsetof(source_cfg, breaker), NULL, 0, &breaker_tab, NULL, 0, 0, 0,
      "Circuit breaker (see breaker)."},
+    {"retention", O_TABLE, offsetof(source_cfg, retention), NULL, 0, &retention_tab, NULL, 0, 0, 0,
+     "Retention (see retention)."},
 };
 static const struct otab source_tab = {"source", sizeof(source_cfg), source_opts, N(source_opts),
                                        -1, offsetof(source_cfg, line), "One upstream API feed."};
@@ -991,6 +1008,22 @@ static cust_code check_source(struct loader *L, config *c, source_cfg *s, size_t
     s->breaker_policy.failures = (int)s->breaker.failures;
     s->breaker_policy.cooldown_ms = s->breaker.cooldown_ms;
     s->breaker_policy.probes = (int)s->breaker.probes;
+    if (s->retention.years < 0 || s->retention.years > 200)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.retention.years: %ld is out of range 0..200", f, s->line,
+                       s->name, s->retention.years);
+    if ((strcmp(s->retention.from, "field") == 0) != (s->retention.field != NULL))
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.retention: from: field needs field: NAME (and field only "
+                       "goes with from: field)", f, s->line, s->name);
+    if (s->retention.field) {
+        int found = 0;
+        for (size_t j = 0; j < c->ncontracts; j++)
+            if (strcmp(c->contracts[j].name, s->contract_name) == 0)
+                for (size_t k = 0; k < c->contracts[j].nfields; k++)
+                    found |= strcmp(c->contracts[j].fields[k].name, s->retention.field) == 0;
+        if (!found)
+            return err_set(e, CUST_ECONFIG, "%s:%d: %s.retention.field: the contract %s has no field \"%s\"",
+                           f, s->line, s->name, s->contract_name, s->retention.field);
+    }
     if (s->low_speed_ms < 0 || s->low_speed_bytes < 1)
         return err_set(e, CUST_ECONFIG, "%s:%d: %s.request.timeout: low_speed must not be negative and "
                        "low_speed_bytes at least 1", f, s->line, s->name);

@@ -44,6 +44,12 @@ typedef struct breaker_ycfg {
     long probes;
 } breaker_ycfg;
 
+typedef struct retention_cfg {
+    long years;           /* 0: keep forever */
+    char *from;           /* "created" (the version's fetch time) or "field" */
+    char *field;          /* from field: a date/datetime field of the record */
+} retention_cfg;
+
 typedef struct pool_cfg {
     char *name;
     double requests;
@@ -74,6 +80,7 @@ typedef struct source_cfg {
     retry_cfg retry;
     rate_cfg rate;
     breaker_ycfg breaker;
+    retention_cfg retention;
     retry_policy retry_policy;   /* resolved from retry */
     breaker_cfg breaker_policy;  /* resolved from breaker */
     const pool_cfg *pool;        /* resolved rate.pool, NULL: own bucket */

@@ -357,6 +357,27 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
     }
     if ((rc = audit(&c, "poll.start", "", c.detail.ptr, e)))
         goto done;
+    {
+        /* a changed configuration is itself evidence: which rules applied */
+        char *prev = NULL;
+        if ((rc = st->ops->kv_get(st, src->name, "config_hash", &prev, e)))
+            goto done;
+        if (!prev || strcmp(prev, cfg->hash) != 0) {
+            buf_reset(&c.detail);
+            if (buf_adds(&c.detail, "{\"from\":") ||
+                (prev ? json_write_string(&c.detail, prev, strlen(prev)) : buf_adds(&c.detail, "null")) ||
+                buf_adds(&c.detail, ",\"path\":") || json_write_string(&c.detail, cfg->path, strlen(cfg->path)) ||
+                buf_adds(&c.detail, ",\"to\":\"") || buf_adds(&c.detail, cfg->hash) || buf_adds(&c.detail, "\"}"))
+                rc = err_set(e, CUST_ENOMEM, "out of memory");
+            if (!rc)
+                rc = audit(&c, "config.change", "", c.detail.ptr, e);
+            if (!rc)
+                rc = st->ops->kv_put(st, src->name, "config_hash", cfg->hash, e);
+        }
+        free(prev);
+        if (rc)
+            goto done;
+    }
     if (src->tls.insecure) {
         fprintf(stderr, "custody: WARNING: source %s: TLS verification is OFF (request.tls.insecure); "
                         "anyone on the path can read and alter this feed. This is recorded in the audit log.\n",

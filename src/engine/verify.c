@@ -33,7 +33,7 @@ struct vctx {
     size_t nckps, next_ckp;
     merkle_frontier f;
     buf entry, canon;
-    struct claims recs, rejs;
+    struct claims recs, rejs, purges;
     int failed;
 };
 
@@ -132,6 +132,17 @@ static int audit_row(void *ud, const store_row *row)
                         v->ckps[v->next_ckp].size, hex, v->ckps[v->next_ckp].root);
         v->next_ckp++;
     }
+    if (!strcmp(a.action, "record.purged")) {
+        json_doc *d = json_doc_new();
+        json_value *j = d ? json_parse(d, a.detail, strlen(a.detail), NULL, NULL) : NULL;
+        json_value *h = j ? json_get(j, "hash") : NULL;
+        json_value *n = j ? json_get(j, "version") : NULL;
+        int bad = !h || !n || h->type != JSON_STRING || n->type != JSON_NUMBER ||
+                  claim_add(&v->purges, a.source, a.subject, n->u.str, h->u.str);
+        json_doc_free(d);
+        if (bad)
+            return fail(v, (long)seq, "audit entry %lld (record.purged): detail lacks its hash or version", seq);
+    }
     if (!strcmp(a.action, "record.new") || !strcmp(a.action, "record.version") ||
         !strcmp(a.action, "record.rejected")) {
         json_doc *d = json_doc_new();
@@ -209,6 +220,20 @@ static int record_row(void *ud, const store_row *row)
     struct vctx *v = ud;
     char hex[65];
     const char *src = row->cols[REC_SOURCE], *key = row->cols[REC_KEY], *ver = row->cols[REC_VERSION];
+    if (row->lens[REC_CANONICAL] == 0) {
+        /* Purged by retention: the content is gone, the hash must still be
+         * the one the log announced, and the purge must be in the log. */
+        if (!find_claim(&v->recs, src, key, ver, row->cols[REC_HASH]))
+            return fail(v, 0, "purged record %s %s version %s (hash %s) has no matching record.new/"
+                        "record.version audit entry: it was added or altered outside custody",
+                        src, key, ver, row->cols[REC_HASH]);
+        if (!find_claim(&v->purges, src, key, ver, row->cols[REC_HASH]))
+            return fail(v, 0, "record %s %s version %s has no content but no record.purged audit entry: it "
+                        "was emptied outside the audited retention purge", src, key, ver);
+        v->r->records++;
+        v->r->purged++;
+        return 0;
+    }
     jcs_sha256_hex(row->cols[REC_CANONICAL], row->lens[REC_CANONICAL], hex);
     if (strcmp(hex, row->cols[REC_HASH]) != 0)
         return fail(v, 0, "record %s %s version %s: content hash %s does not match its content (%s): the "
@@ -262,9 +287,11 @@ cust_code verify_store(store *st, const struct sign_key *key, verify_report *r, 
     merkle_hex(root, r->root);
     qsort(v.recs.v, v.recs.n, sizeof *v.recs.v, cmpstr);
     qsort(v.rejs.v, v.rejs.n, sizeof *v.rejs.v, cmpstr);
+    qsort(v.purges.v, v.purges.n, sizeof *v.purges.v, cmpstr);
     v.recs.used = calloc(v.recs.n + 1, 1);
     v.rejs.used = calloc(v.rejs.n + 1, 1);
-    if (!v.recs.used || !v.rejs.used) {
+    v.purges.used = calloc(v.purges.n + 1, 1);
+    if (!v.recs.used || !v.rejs.used || !v.purges.used) {
         rc = err_set(e, CUST_ENOMEM, "out of memory");
         goto out;
     }
@@ -273,6 +300,11 @@ cust_code verify_store(store *st, const struct sign_key *key, verify_report *r, 
     if ((size_t)r->records != v.recs.n) {
         fail(&v, 0, "the audit log announces %zu record versions but %ld are stored: records were deleted "
              "outside custody", v.recs.n, r->records);
+        goto out;
+    }
+    if ((size_t)r->purged != v.purges.n) {
+        fail(&v, 0, "the audit log records %zu purged record versions but %ld are purged in the store: a purged "
+             "record's content was put back outside custody", v.purges.n, r->purged);
         goto out;
     }
     if ((rc = st->ops->quarantine_list(st, NULL, 0, quarantine_row, &v, e)) || v.failed)
@@ -285,6 +317,7 @@ out:
         rc = CUST_EAUDIT;
     claims_free(&v.recs);
     claims_free(&v.rejs);
+    claims_free(&v.purges);
     free(v.ckps);
     buf_release(&v.entry);
     buf_release(&v.canon);

@@ -12,6 +12,7 @@ typedef struct verify_report {
     long checkpoints;
     long signed_checkpoints;
     long records;
+    long purged;            /* of which content purged by retention */
     long quarantined;
     char root[65];          /* root over all entries */
     long bad_seq;           /* first bad audit entry, 0 if none or not an entry */

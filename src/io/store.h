@@ -88,6 +88,18 @@ typedef struct store_ops {
     /* Small per-source state kept across runs (ETag, Last-Modified, the
      * breaker): kv_get sets *value to a malloc'd copy or NULL when unset;
      * kv_put with value NULL deletes. Part of the open transaction. */
+    /* Retention: empty one record version's content (hashes stay) and
+     * note who purged it under which rule; the caller audits record.purged
+     * in the same transaction. Fails when absent or already purged. */
+    cust_code (*record_purge)(store *s, const char *source, const char *key, int64_t version, const char *at,
+                              const char *actor, const char *rule, struct err *e);
+    /* Legal holds: key NULL holds the whole source. Released, never deleted. */
+    cust_code (*hold_add)(store *s, const char *source, const char *key, const char *reason, const char *actor,
+                          const char *at, int64_t *id, struct err *e);
+    cust_code (*hold_release)(store *s, int64_t id, const char *reason, const char *actor, const char *at,
+                              struct err *e);
+    /* Rows: id, source, key, reason, actor, created_at, released_at, released_by, release_reason. */
+    cust_code (*holds_list)(store *s, int active_only, store_row_cb cb, void *ctx, struct err *e);
     cust_code (*kv_get)(store *s, const char *source, const char *key, char **value, struct err *e);
     cust_code (*kv_put)(store *s, const char *source, const char *key, const char *value, struct err *e);
     cust_code (*record_put)(store *s, const store_record *r, store_outcome *out, int64_t *version,

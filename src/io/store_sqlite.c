@@ -18,7 +18,7 @@
 #define SCHEMA_VERSION "1"
 
 enum {
-    ST_KV_GET, ST_KV_PUT, ST_KV_DEL, ST_HEAD, ST_INS_REC, ST_INS_REJ, ST_INS_AUD, ST_SRC_GET, ST_SRC_CUR, ST_SRC_RES, ST_FRONT_PUT,
+    ST_KV_GET, ST_KV_PUT, ST_KV_DEL, ST_PURGE_MARK, ST_PURGE_REC, ST_HOLD_ADD, ST_HOLD_REL, ST_HEAD, ST_INS_REC, ST_INS_REJ, ST_INS_AUD, ST_SRC_GET, ST_SRC_CUR, ST_SRC_RES, ST_FRONT_PUT,
     ST_FRONT_DEL, ST_META_PUT, ST_CKP, ST_COUNT
 };
 
@@ -33,6 +33,13 @@ static const char *const stmt_sql[ST_COUNT] = {
                    "times_seen=times_seen+1 RETURNING id, times_seen",
     [ST_INS_AUD] = "INSERT INTO audit(seq,time,actor,action,source,subject,detail,cycle_id,leaf_hash) "
                    "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+    [ST_PURGE_MARK] = "INSERT INTO purged(record_id, source, key, version, purged_at, actor, rule) "
+                      "SELECT id, source, key, version, ?4, ?5, ?6 FROM records "
+                      "WHERE source=?1 AND key=?2 AND version=?3 AND canonical <> ''",
+    [ST_PURGE_REC] = "UPDATE records SET canonical='' WHERE source=?1 AND key=?2 AND version=?3 AND canonical <> ''",
+    [ST_HOLD_ADD] = "INSERT INTO holds(source, key, reason, actor, created_at) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_HOLD_REL] = "UPDATE holds SET released_at=?2, released_by=?3, release_reason=?4 "
+                    "WHERE id=?1 AND released_at IS NULL",
     [ST_KV_GET] = "SELECT v FROM source_kv WHERE source=?1 AND k=?2",
     [ST_KV_PUT] = "INSERT INTO source_kv(source,k,v) VALUES(?1,?2,?3) ON CONFLICT(source,k) DO UPDATE SET v=excluded.v",
     [ST_KV_DEL] = "DELETE FROM source_kv WHERE source=?1 AND k=?2",
@@ -72,8 +79,28 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS source_kv(source TEXT NOT NULL, k TEXT NOT NULL, v TEXT NOT NULL,"
     " PRIMARY KEY(source, k));"
     /* History is never overwritten (21 CFR 11.10(e)). */
-    "CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records BEGIN"
-    " SELECT RAISE(ABORT, 'custody: records are append-only: a change is a new version'); END;"
+    "CREATE TABLE IF NOT EXISTS purged(record_id INTEGER PRIMARY KEY, source TEXT NOT NULL,"
+    " key TEXT NOT NULL, version INTEGER NOT NULL, purged_at TEXT NOT NULL, actor TEXT NOT NULL,"
+    " rule TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS holds(id INTEGER PRIMARY KEY, source TEXT NOT NULL, key TEXT,"
+    " reason TEXT NOT NULL, actor TEXT NOT NULL, created_at TEXT NOT NULL, released_at TEXT,"
+    " released_by TEXT, release_reason TEXT);"
+    "CREATE TRIGGER IF NOT EXISTS purged_no_update BEFORE UPDATE ON purged BEGIN"
+    " SELECT RAISE(ABORT, 'custody: purge records are append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS purged_no_delete BEFORE DELETE ON purged BEGIN"
+    " SELECT RAISE(ABORT, 'custody: purge records are append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS holds_no_delete BEFORE DELETE ON holds BEGIN"
+    " SELECT RAISE(ABORT, 'custody: legal holds are released, never deleted'); END;"
+    /* The one update a record may see: the audited retention purge empties
+     * its content and keeps every hash, so the log still verifies. */
+    "DROP TRIGGER IF EXISTS records_no_update;"
+    "CREATE TRIGGER records_no_update BEFORE UPDATE ON records WHEN NOT ("
+    " NEW.canonical = '' AND OLD.canonical <> '' AND EXISTS(SELECT 1 FROM purged WHERE record_id = OLD.id)"
+    " AND NEW.id IS OLD.id AND NEW.source IS OLD.source AND NEW.key IS OLD.key"
+    " AND NEW.version IS OLD.version AND NEW.content_hash IS OLD.content_hash AND NEW.raw_hash IS OLD.raw_hash"
+    " AND NEW.fetched_at IS OLD.fetched_at AND NEW.request_id IS OLD.request_id"
+    " AND NEW.cycle_id IS OLD.cycle_id AND NEW.config_hash IS OLD.config_hash)"
+    " BEGIN SELECT RAISE(ABORT, 'custody: records are append-only: a change is a new version'); END;"
     "CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records BEGIN"
     " SELECT RAISE(ABORT, 'custody: records are append-only: use the audited retention purge'); END;"
     "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN"
@@ -393,6 +420,79 @@ static cust_code sq_kv_put(store *base, const char *source, const char *key, con
     return CUST_OK;
 }
 
+static cust_code simple_list(store *base, const char *sql, store_row_cb cb, void *ctx, struct err *e);
+
+static cust_code sq_record_purge(store *base, const char *source, const char *key, int64_t version,
+                                 const char *at, const char *actor, const char *rule, struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = stmt(s, ST_PURGE_MARK);
+    bind_text(st, 1, source);
+    bind_text(st, 2, key);
+    sqlite3_bind_int64(st, 3, version);
+    bind_text(st, 4, at);
+    bind_text(st, 5, actor);
+    bind_text(st, 6, rule);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return db_err(s, e, "marking a record purged");
+    if (sqlite3_changes(s->db) != 1)
+        return err_set(e, CUST_ESTORE, "record %s %s version %lld: not found or already purged", source, key,
+                       (long long)version);
+    st = stmt(s, ST_PURGE_REC);
+    bind_text(st, 1, source);
+    bind_text(st, 2, key);
+    sqlite3_bind_int64(st, 3, version);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return db_err(s, e, "purging a record");
+    return CUST_OK;
+}
+
+static cust_code sq_hold_add(store *base, const char *source, const char *key, const char *reason,
+                             const char *actor, const char *at, int64_t *id, struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = stmt(s, ST_HOLD_ADD);
+    bind_text(st, 1, source);
+    if (key)
+        bind_text(st, 2, key);
+    else
+        sqlite3_bind_null(st, 2);
+    bind_text(st, 3, reason);
+    bind_text(st, 4, actor);
+    bind_text(st, 5, at);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return db_err(s, e, "adding a legal hold");
+    *id = sqlite3_last_insert_rowid(s->db);
+    return CUST_OK;
+}
+
+static cust_code sq_hold_release(store *base, int64_t id, const char *reason, const char *actor, const char *at,
+                                 struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = stmt(s, ST_HOLD_REL);
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, at);
+    bind_text(st, 3, actor);
+    bind_text(st, 4, reason);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return db_err(s, e, "releasing a legal hold");
+    if (sqlite3_changes(s->db) != 1)
+        return err_set(e, CUST_ESTORE, "no active legal hold with id %lld (custody hold list shows them)",
+                       (long long)id);
+    return CUST_OK;
+}
+
+static cust_code sq_holds_list(store *base, int active_only, store_row_cb cb, void *ctx, struct err *e)
+{
+    return simple_list(base, active_only
+                                 ? "SELECT id, source, key, reason, actor, created_at, released_at, released_by, "
+                                   "release_reason FROM holds WHERE released_at IS NULL ORDER BY id"
+                                 : "SELECT id, source, key, reason, actor, created_at, released_at, released_by, "
+                                   "release_reason FROM holds ORDER BY id",
+                       cb, ctx, e);
+}
+
 static cust_code sq_source_set_cursor(store *base, const char *source, const char *cursor, struct err *e)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -664,6 +764,10 @@ const store_ops store_sqlite_ops = {
     .source_get = sq_source_get,
     .source_set_cursor = sq_source_set_cursor,
     .source_set_result = sq_source_set_result,
+    .record_purge = sq_record_purge,
+    .hold_add = sq_hold_add,
+    .hold_release = sq_hold_release,
+    .holds_list = sq_holds_list,
     .kv_get = sq_kv_get,
     .kv_put = sq_kv_put,
     .record_put = sq_record_put,
