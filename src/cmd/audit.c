@@ -406,7 +406,7 @@ int cmd_audit(cli *c, int argc, char **argv)
         return cmd_usage("audit", "use: audit export [-o FILE]");
     if ((rc = cmd_load_config(c, &cfg)))
         return rc;
-    if ((rc = cmd_open_store(cfg, &st)))
+    if ((rc = cmd_open_store_ex(cfg, !strcmp(argv[1], "verify") ? STORE_OPEN_VERIFY : 0, &st)))
         goto out;
     if (!strcmp(argv[1], "verify"))
         rc = n == 2 ? do_verify(c, st, cfg, keyfile) : cmd_usage("audit", "verify takes no arguments");

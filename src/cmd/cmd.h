@@ -41,6 +41,7 @@ int cmd_usage(const char *verb, const char *fmt, ...) CUST_PRINTF(2, 3);
 int cmd_load_config(cli *c, config **out);
 /* Open the config's store; exit code on failure. */
 int cmd_open_store(const config *cfg, store **out);
+int cmd_open_store_ex(const config *cfg, unsigned flags, store **out);
 
 /* Parse common options out of argv in place: -c/--config FILE, --json,
  * --actor NAME, -q/--quiet. Remaining arguments are compacted to argv[1..]

@@ -105,6 +105,11 @@ int cmd_load_config(cli *c, config **out)
 
 int cmd_open_store(const config *cfg, store **out)
 {
+    return cmd_open_store_ex(cfg, 0, out);
+}
+
+int cmd_open_store_ex(const config *cfg, unsigned flags, store **out)
+{
     struct err e = {0};
     char *uri = config_store_uri(cfg);
     cust_code rc;
@@ -112,7 +117,7 @@ int cmd_open_store(const config *cfg, store **out)
         fprintf(stderr, "custody: out of memory\n");
         return 3;
     }
-    rc = store_open(uri, out, &e);
+    rc = store_open_ex(uri, flags, out, &e);
     free(uri);
     if (rc)
         return cmd_fail(&e);

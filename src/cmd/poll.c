@@ -56,10 +56,11 @@ static void print_json(const poll_summary *s, size_t n)
         printf("%s{\"source\":", i ? "," : "");
         cmd_json_string(stdout, s[i].source, strlen(s[i].source));
         printf(",\"cycle\":\"%s\",\"pages\":%ld,\"fetched\":%ld,\"new\":%ld,\"new_versions\":%ld,"
-               "\"duplicates\":%ld,\"quarantined\":%ld,\"quarantined_new\":%ld,\"not_modified\":%s,"
-               "\"seconds\":%.3f,\"result\":\"%s\"",
+               "\"duplicates\":%ld,\"quarantined\":%ld,\"quarantined_new\":%ld,\"removed\":%ld,"
+               "\"snapshot_unchanged\":%s,\"not_modified\":%s,\"seconds\":%.3f,\"result\":\"%s\"",
                s[i].cycle, s[i].pages, s[i].fetched, s[i].stored_new, s[i].new_versions, s[i].duplicates,
-               s[i].quarantined, s[i].quarantine_new, s[i].not_modified ? "true" : "false", s[i].seconds,
+               s[i].quarantined, s[i].quarantine_new, s[i].removed, s[i].snapshot_unchanged ? "true" : "false",
+               s[i].not_modified ? "true" : "false", s[i].seconds,
                s[i].result == CUST_OK ? "ok" : cust_strerror(s[i].result));
         if (s[i].result) {
             fputs(",\"error\":", stdout);

@@ -17,6 +17,7 @@
 
 #include "core/jcs.h"
 #include "core/json.h"
+#include "core/timefmt.h"
 
 typedef enum {
     O_STR,      /* char * */
@@ -72,7 +73,7 @@ static const char *const auth_types[] = {"none", "bearer", "basic", "api_key", "
 static const char *const methods[] = {"GET", "POST", NULL};
 static const char *const field_types[] = {"string", "number", "integer", "boolean", "datetime", "enum", NULL};
 static const char *const normalizers[] = {"trim", "lower", "upper", "utc", "collapse", NULL};
-static const char *const pager_types[] = {"cursor", "none", NULL};
+static const char *const pager_types[] = {"none", "cursor", "next_url", "link", "offset", "page", "last_id", NULL};
 
 static const struct opt auth_opts[] = {
     {"type", O_ENUM, offsetof(auth_cfg, type), "none", 0, NULL, auth_types, 0, 0, 0,
@@ -161,6 +162,56 @@ static const struct opt breaker_opts[] = {
 static const struct otab breaker_tab = {"breaker", sizeof(breaker_ycfg), breaker_opts, N(breaker_opts),
                                         -1, -1, "Circuit breaker; its state is kept in the store."};
 
+static const char *const file_formats[] = {"csv", "jsonl", NULL};
+static const struct opt files_opts[] = {
+    {"dir", O_STR, offsetof(files_cfg, dir), NULL, 0, NULL, NULL, 0, 0, 0,
+     "Drop directory suppliers put files into (relative to the config file)."},
+    {"pattern", O_STR, offsetof(files_cfg, pattern), "*", 0, NULL, NULL, 0, 0, 0,
+     "Which files to take (shell pattern, e.g. *.csv); dot files and partial uploads ending in .tmp "
+     "or .part are never taken."},
+    {"format", O_ENUMI, offsetof(files_cfg, format), "csv", 0, NULL, file_formats, 0, 0, 0,
+     "csv (RFC 4180; every value a string: give the contract's fields `from` column names) or jsonl "
+     "(one JSON object per line)."},
+    {"delimiter", O_STR, offsetof(files_cfg, delimiter), ",", 0, NULL, NULL, 0, 0, 0,
+     "csv: the field separator: one ASCII character (\",\", \";\", \"\\t\")."},
+    {"header", O_BOOL, offsetof(files_cfg, header), "true", 0, NULL, NULL, 0, 0, 0,
+     "csv: the first row names the columns; false: columns are named \"1\", \"2\", ..."},
+    {"done_dir", O_STR, offsetof(files_cfg, done_dir), "done", 0, NULL, NULL, 0, 0, 0,
+     "Where ingested files move, relative to dir. A file is ingested once, by content hash: the "
+     "same bytes dropped again are only moved."},
+};
+static const struct otab files_tab = {"files", sizeof(files_cfg), files_opts, N(files_opts), -1, -1,
+                                      "A file source: CSV or JSONL files dropped into a directory."};
+
+static const char *const time_formats[] = {"iso8601", "epoch_s", "epoch_ms", NULL};
+static const char *const on_expired_choices[] = {"fail", "restart", NULL};
+static const struct opt incremental_opts[] = {
+    {"param", O_STR, offsetof(incremental_cfg, param), NULL, 0, NULL, NULL, 0, 0, 0,
+     "Query parameter for the lower bound (e.g. updated_after); with pagination.in: body, the "
+     "body template's {since} placeholder instead."},
+    {"field", O_PATH, offsetof(incremental_cfg, field), NULL, 0, NULL, NULL, 0, 0, 0,
+     "JSON path, within a record, of its change time; the highest seen becomes the next bound."},
+    {"format", O_ENUMI, offsetof(incremental_cfg, format), "iso8601", 0, NULL, time_formats, 0, 0, 0,
+     "How the field and the bound are written: iso8601 (with a zone), epoch_s or epoch_ms."},
+    {"inclusive", O_BOOL, offsetof(incremental_cfg, inclusive), "true", 0, NULL, NULL, 0, 0, 0,
+     "The API's bound is >= (true: records at the boundary come again and are deduplicated by key "
+     "and content hash, none lost) or > (false: custody sends the watermark minus 1 ms so ties at "
+     "the boundary are not lost)."},
+    {"lookback", O_DURATION, offsetof(incremental_cfg, lookback_ms), "0s", 0, NULL, NULL, 0, 0, 0,
+     "Ask again for this much before the watermark (late-arriving writes upstream)."},
+    {"horizon", O_DURATION, offsetof(incremental_cfg, horizon_ms), "0s", 0, NULL, NULL, 0, 0, 0,
+     "The API hides the latest changes for this long: the watermark never passes now minus this."},
+    {"initial", O_STR, offsetof(incremental_cfg, initial), NULL, 0, NULL, NULL, 0, 0, 0,
+     "Lower bound of the very first poll (in `format`); unset: the full history."},
+    {"until", O_STR, offsetof(incremental_cfg, until), NULL, 0, NULL, NULL, 0, 0, 0,
+     "Upper bound for a backfill (in `format`), sent as until_param."},
+    {"until_param", O_STR, offsetof(incremental_cfg, until_param), NULL, 0, NULL, NULL, 0, 0, 0,
+     "Query parameter for `until`."},
+};
+static const struct otab incremental_tab = {"incremental", sizeof(incremental_cfg), incremental_opts,
+                                            N(incremental_opts), -1, -1,
+                                            "Ask only for what changed since the last poll."};
+
 static const char *const retention_from[] = {"created", "field", NULL};
 static const struct opt retention_opts[] = {
     {"years", O_INT, offsetof(retention_cfg, years), "0", 0, NULL, NULL, 0, 0, 0,
@@ -202,7 +253,7 @@ static const struct otab timeout_tab = {"timeout", sizeof(source_cfg), timeout_o
                                         -1, -1, "Request time limits."};
 
 static const struct opt request_opts[] = {
-    {"url", O_STR, offsetof(source_cfg, url), NULL, F_REQ, NULL, NULL, 0, 0, 0,
+    {"url", O_STR, offsetof(source_cfg, url), NULL, 0, NULL, NULL, 0, 0, 0,
      "The endpoint, http:// or https://; pagination parameters are appended to its query."},
     {"method", O_ENUM, offsetof(source_cfg, method), "GET", 0, NULL, methods, 0, 0, 0,
      "GET, or POST for search-style APIs (with body)."},
@@ -230,18 +281,44 @@ static const struct opt request_opts[] = {
 static const struct otab request_tab = {"request", sizeof(source_cfg), request_opts,
                                         N(request_opts), -1, -1, "What to fetch and how."};
 
+static const char *const page_ins[] = {"query", "body", NULL};
 static const struct opt pagination_opts[] = {
     {"type", O_ENUM, offsetof(source_cfg, pagination_type), "none", 0, NULL, pager_types, 0, 0, 0,
-     "Strategy: cursor (a next token at a JSON path, sent back as a query parameter) or none "
-     "(one response holds every record)."},
+     "Strategy: none (one response holds every record); cursor (a next token at `next`, sent back "
+     "as `param`); next_url (a next URL at `next`, absolute or relative); link (the Link header's "
+     "rel=\"next\"); offset (`param` = start, start + records so far, ...); page (`param` = start, "
+     "start + 1, ...); last_id (`param` = the `id_field` of the page's last record). See "
+     "docs/pagination.md for a worked example of each."},
     {"next", O_PATH, offsetof(source_cfg, pagination.next), NULL, 0, NULL, NULL, 0, 0, 0,
-     "cursor: JSON path of the next-page token in the response; null/absent/empty ends the cycle."},
-    {"param", O_STR, offsetof(source_cfg, pagination.param), "cursor", 0, NULL, NULL, 0, 0, 0,
-     "cursor: query parameter that carries the token."},
+     "cursor / next_url: JSON path of the next token or URL; null, absent or empty ends the cycle."},
+    {"param", O_STR, offsetof(source_cfg, pagination.param), NULL, 0, NULL, NULL, 0, 0, 0,
+     "Parameter (or body field) carrying the token, offset, page or id; default cursor, offset, "
+     "page or after by strategy."},
+    {"in", O_ENUMI, offsetof(source_cfg, pagination.in), "query", 0, NULL, page_ins, 0, 0, 0,
+     "Where param and the page size go: query, or body (request.method POST; request.body is the "
+     "template, with {cursor}, {offset}, {page}, {limit} placeholders)."},
+    {"token_alone", O_BOOL, offsetof(source_cfg, pagination.token_alone), "false", 0, NULL, NULL, 0, 0, 0,
+     "cursor: with a token, send only it and the page size (APIs that reject other parameters "
+     "beside a page token)."},
     {"limit_param", O_STR, offsetof(source_cfg, pagination.limit_param), NULL, 0, NULL, NULL, 0, 0,
-     0, "Query parameter for the page size; unset: none is sent."},
+     0, "Parameter for the page size; unset: none is sent."},
     {"limit", O_INT, offsetof(source_cfg, pagination.limit), "0", 0, NULL, NULL, 0, 0, 0,
-     "Page size to request (with limit_param)."},
+     "Page size to request; also what a short page is measured against."},
+    {"limit_header", O_STR, offsetof(source_cfg, pagination.limit_header), NULL, 0, NULL, NULL, 0, 0, 0,
+     "Send the page size in this header instead of a parameter."},
+    {"has_more", O_PATH, offsetof(source_cfg, pagination.has_more), NULL, 0, NULL, NULL, 0, 0, 0,
+     "JSON path of a flag saying whether more pages follow (has_more, end_of_stream, done)."},
+    {"more_when", O_BOOL, offsetof(source_cfg, pagination.more_when), "true", 0, NULL, NULL, 0, 0, 0,
+     "The has_more value that means more pages: true (has_more) or false (end_of_stream, done)."},
+    {"total", O_PATH, offsetof(source_cfg, pagination.total), NULL, 0, NULL, NULL, 0, 0, 0,
+     "offset: JSON path of the total record count; page: of the total page count."},
+    {"start", O_INT, offsetof(source_cfg, pagination.start), "-1", 0, NULL, NULL, 0, 0, 0,
+     "First offset (0 or 1) or page number; default 0 for offset, 1 for page."},
+    {"max_offset", O_INT, offsetof(source_cfg, pagination.max_offset), "0", 0, NULL, NULL, 0, 0, 0,
+     "offset: the API refuses offsets beyond this; custody stops with a message instead of asking "
+     "(split the window with incremental); 0: no limit."},
+    {"id_field", O_PATH, offsetof(source_cfg, pagination.id_field), NULL, 0, NULL, NULL, 0, 0, 0,
+     "last_id: JSON path, within a record, of its id."},
 };
 static const struct otab pagination_tab = {"pagination", sizeof(source_cfg), pagination_opts,
                                            N(pagination_opts), -1, -1, "How pages follow each other."};
@@ -249,7 +326,10 @@ static const struct otab pagination_tab = {"pagination", sizeof(source_cfg), pag
 static const struct opt source_opts[] = {
     {"name", O_STR, offsetof(source_cfg, name), NULL, F_REQ, NULL, NULL, 0, 0, 0,
      "Unique name: letters, digits, '_', '-', '.'; used in the store and on the command line."},
-    {"request", O_TABLE, 0, NULL, F_REQ, &request_tab, NULL, 0, 0, 0, "The request (see request)."},
+    {"request", O_TABLE, 0, NULL, 0, &request_tab, NULL, 0, 0, 0,
+     "The request (see request); a source has a request or files."},
+    {"files", O_TABLE, offsetof(source_cfg, files), NULL, 0, &files_tab, NULL, 0, 0, 0,
+     "Files instead of an API (see files)."},
     {"records", O_PATH, offsetof(source_cfg, records), "$", 0, NULL, NULL, 0, 0, 0,
      "JSON path of the records array in each response; \"$\" for a top-level array."},
     {"pagination", O_TABLE, 0, NULL, 0, &pagination_tab, NULL, 0, 0, 0,
@@ -269,6 +349,15 @@ static const struct opt source_opts[] = {
      "Circuit breaker (see breaker)."},
     {"retention", O_TABLE, offsetof(source_cfg, retention), NULL, 0, &retention_tab, NULL, 0, 0, 0,
      "Retention (see retention)."},
+    {"incremental", O_TABLE, offsetof(source_cfg, incremental), NULL, 0, &incremental_tab, NULL, 0, 0, 0,
+     "Incremental sync (see incremental)."},
+    {"snapshot", O_BOOL, offsetof(source_cfg, snapshot), "false", 0, NULL, NULL, 0, 0, 0,
+     "The API returns the full list every poll: an identical list (by key and content hash) is an "
+     "idempotent skip; a key that disappeared gets a tombstone version (record.removed)."},
+    {"on_expired", O_ENUM, offsetof(source_cfg, on_expired), "fail", 0, NULL, on_expired_choices, 0, 0, 0,
+     "When the API refuses a stored cursor as expired (410, or 400/422 on a request that carried "
+     "one): fail (exit 1, cursor kept for an operator) or restart the cycle from the first page "
+     "(or the incremental bound), deduplicating what comes again."},
 };
 static const struct otab source_tab = {"source", sizeof(source_cfg), source_opts, N(source_opts),
                                        -1, offsetof(source_cfg, line), "One upstream API feed."};
@@ -914,7 +1003,22 @@ static cust_code check_source(struct loader *L, config *c, source_cfg *s, size_t
         if (strcmp(c->sources[j].name, s->name) == 0)
             return err_set(e, CUST_ECONFIG, "%s:%d: sources[%zu].name: \"%s\" is already used at line %d",
                            f, s->line, idx, s->name, c->sources[j].line);
-    if (strncmp(s->url, "http://", 7) != 0 && strncmp(s->url, "https://", 8) != 0)
+    if (!s->url == !s->files.dir)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s: give request.url (an API) or files.dir (a drop "
+                       "directory), exactly one", f, s->line, s->name);
+    if (s->files.dir) {
+        if (strlen(s->files.delimiter) != 1 || strchr("\"\r\n", s->files.delimiter[0]) ||
+            (unsigned char)s->files.delimiter[0] >= 0x80)
+            return err_set(e, CUST_ECONFIG, "%s:%d: %s.files.delimiter: one ASCII character other than a quote "
+                           "or line end", f, s->line, s->name);
+        if (!s->files.done_dir[0] || strstr(s->files.done_dir, ".."))
+            return err_set(e, CUST_ECONFIG, "%s:%d: %s.files.done_dir: a directory name inside files.dir", f,
+                           s->line, s->name);
+        if (strcmp(s->pagination_type, "none") != 0 || s->incremental.param || s->snapshot)
+            return err_set(e, CUST_ECONFIG, "%s:%d: %s: a file source has no pagination, incremental or "
+                           "snapshot", f, s->line, s->name);
+    }
+    if (s->url && strncmp(s->url, "http://", 7) != 0 && strncmp(s->url, "https://", 8) != 0)
         return err_set(e, CUST_ECONFIG, "%s:%d: %s.request.url: \"%s\" must start with http:// or https://",
                        f, s->line, s->name, s->url);
     for (size_t j = 0; j < s->nfallbacks; j++)
@@ -1008,6 +1112,22 @@ static cust_code check_source(struct loader *L, config *c, source_cfg *s, size_t
     s->breaker_policy.failures = (int)s->breaker.failures;
     s->breaker_policy.cooldown_ms = s->breaker.cooldown_ms;
     s->breaker_policy.probes = (int)s->breaker.probes;
+    if (!!s->incremental.param != !!s->incremental.field)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.incremental: param and field go together (what to send, "
+                       "and which record field moves it)", f, s->line, s->name);
+    if (s->incremental.initial) {
+        int64_t t;
+        if (!timefmt_parse((time_format)s->incremental.format, s->incremental.initial,
+                           strlen(s->incremental.initial), &t))
+            return err_set(e, CUST_ECONFIG, "%s:%d: %s.incremental.initial: \"%s\" is not a %s instant", f,
+                           s->line, s->name, s->incremental.initial, time_formats[s->incremental.format]);
+    }
+    if (!!s->incremental.until != !!s->incremental.until_param)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.incremental: until and until_param go together", f, s->line,
+                       s->name);
+    if (s->snapshot && (s->max_pages || s->incremental.param))
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.snapshot: a snapshot is the whole list in one cycle: it "
+                       "excludes max_pages and incremental", f, s->line, s->name);
     if (s->retention.years < 0 || s->retention.years > 200)
         return err_set(e, CUST_ECONFIG, "%s:%d: %s.retention.years: %ld is out of range 0..200", f, s->line,
                        s->name, s->retention.years);
@@ -1029,11 +1149,24 @@ static cust_code check_source(struct loader *L, config *c, source_cfg *s, size_t
                        "low_speed_bytes at least 1", f, s->line, s->name);
     s->pagination.ops = paginate_lookup(s->pagination_type);
     s->pagination.records = s->records;
-    if (s->pagination.ops == &pager_cursor && !s->pagination.next)
-        return err_set(e, CUST_ECONFIG,
-                       "%s:%d: %s.pagination.next: type cursor needs the JSON path of the next token "
-                       "(e.g. next: $.next_cursor)",
-                       f, s->line, s->name);
+    s->pagination.body = s->body;
+    if (!s->pagination.param) {
+        static const char *const def[][2] = {{"cursor", "cursor"}, {"offset", "offset"}, {"page", "page"},
+                                            {"last_id", "after"}};
+        for (size_t k = 0; k < sizeof def / sizeof *def; k++)
+            if (strcmp(s->pagination_type, def[k][0]) == 0 && !(s->pagination.param = strdup(def[k][1])))
+                return err_set(e, CUST_ENOMEM, "out of memory");
+    }
+    if (s->pagination.start < 0)
+        s->pagination.start = strcmp(s->pagination_type, "page") == 0 ? 1 : 0;
+    if (s->pagination.in == PAGE_IN_BODY && strcmp(s->method, "POST") != 0)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.pagination.in: body needs request.method: POST and "
+                       "request.body as the template", f, s->line, s->name);
+    if (s->pagination.ops && s->pagination.ops->check) {
+        struct err pe = {0};
+        if (s->pagination.ops->check(&s->pagination, &pe))
+            return err_set(e, CUST_ECONFIG, "%s:%d: %s.%s", f, s->line, s->name, pe.msg);
+    }
     if (s->commit_pages < 1 || s->commit_pages > 10000)
         return err_set(e, CUST_ECONFIG, "%s:%d: %s.commit_pages: %ld is out of range 1..10000", f,
                        s->line, s->name, s->commit_pages);
@@ -1151,7 +1284,8 @@ cust_code config_load_string(const char *text, size_t len, const char *name, con
     }
     for (size_t i = 0; i < c->nsources; i++) {
         source_cfg *sc = &c->sources[i];
-        char **files[] = {&sc->auth.token_file, &sc->tls.ca_file, &sc->tls.client_cert, &sc->tls.client_key};
+        char **files[] = {&sc->auth.token_file, &sc->tls.ca_file, &sc->tls.client_cert, &sc->tls.client_key,
+                          &sc->files.dir};
         for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
             char *tf = *files[k], *abs;
             size_t n;

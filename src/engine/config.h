@@ -44,6 +44,27 @@ typedef struct breaker_ycfg {
     long probes;
 } breaker_ycfg;
 
+typedef struct files_cfg {
+    char *dir;            /* drop directory (relative to the config file) */
+    char *pattern;        /* fnmatch pattern of the files to take */
+    int format;           /* 0 csv, 1 jsonl */
+    char *delimiter;      /* csv */
+    int header;           /* csv: first row names the columns */
+    char *done_dir;       /* ingested files move here (relative to dir) */
+} files_cfg;
+
+typedef struct incremental_cfg {
+    char *param;          /* parameter (or body placeholder {since}) carrying the lower bound */
+    char *field;          /* JSON path, within a raw record, of its change time */
+    int format;           /* time_format: iso8601, epoch_s, epoch_ms */
+    int inclusive;        /* the API's bound is >= (true) or > (false) */
+    long lookback_ms;     /* re-ask this much before the watermark */
+    long horizon_ms;      /* never advance the watermark past now minus this */
+    char *initial;        /* the first poll's lower bound; unset: no bound (full history) */
+    char *until;          /* an upper bound for backfills: `until_param` = this */
+    char *until_param;
+} incremental_cfg;
+
 typedef struct retention_cfg {
     long years;           /* 0: keep forever */
     char *from;           /* "created" (the version's fetch time) or "field" */
@@ -81,6 +102,10 @@ typedef struct source_cfg {
     rate_cfg rate;
     breaker_ycfg breaker;
     retention_cfg retention;
+    incremental_cfg incremental;
+    files_cfg files;
+    int snapshot;         /* the full list every poll: removals become tombstones */
+    char *on_expired;     /* cursor refused (410, 400, 422): "fail" or "restart" */
     retry_policy retry_policy;   /* resolved from retry */
     breaker_cfg breaker_policy;  /* resolved from breaker */
     const pool_cfg *pool;        /* resolved rate.pool, NULL: own bucket */

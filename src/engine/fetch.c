@@ -144,6 +144,11 @@ cust_code fetcher_init(fetcher *f, const source_cfg *src, http_client *http, con
                                         : (src->rate.requests < 1 ? 1 : src->rate.requests),
                     now);
         f->bucket = &f->own;
+    } else {
+        /* no client-side limit, but a 200 that says the quota is spent
+         * (X-RateLimit-Remaining: 0) must still hold the next request */
+        bucket_init(&f->own, 0, 1, now);
+        f->bucket = &f->own;
     }
     return CUST_OK;
 }
@@ -213,7 +218,7 @@ static const char *verdict_text(const retry_decision *d)
 }
 
 cust_code fetch_page(fetcher *f, const fetch_page_req *rq, http_response *resp, json_doc *doc, json_value **body,
-                     struct err *e)
+                     buf *fetched_url, struct err *e)
 {
     const source_cfg *src = f->src;
     const char *method = src->method && strcmp(src->method, "POST") == 0 ? "POST" : "GET";
@@ -230,7 +235,7 @@ cust_code fetch_page(fetcher *f, const fetch_page_req *rq, http_response *resp, 
     buf_init(&detail, 64 * 1024);
 
     for (; f->endpoint <= (int)src->nfallbacks; f->endpoint++) {
-        const char *base = fetcher_endpoint_url(f);
+        const char *base = rq->url ? rq->url : fetcher_endpoint_url(f);
         int oauth_retried = 0;
         for (int attempt = 1;; attempt++) {
             http_outcome o;
@@ -313,6 +318,13 @@ cust_code fetch_page(fetcher *f, const fetch_page_req *rq, http_response *resp, 
                     bad |= buf_adds(&lines, src->header_names[i]) || buf_adds(&lines, ": ") ||
                            buf_adds(&lines, src->header_values[i]) || buf_addc(&lines, '\0');
                 }
+                for (const char *h = rq->headers; h && *h && nl < 60;) {
+                    const char *eol = strchr(h, '\n');
+                    size_t hl = eol ? (size_t)(eol - h) : strlen(h);
+                    offs[nl++] = lines.len;
+                    bad |= buf_add(&lines, h, hl) || buf_addc(&lines, '\0');
+                    h += hl + (eol ? 1 : 0);
+                }
                 if (authh.len) {
                     offs[nl++] = lines.len;
                     bad |= buf_add(&lines, authh.ptr, authh.len) || buf_addc(&lines, '\0');
@@ -342,8 +354,8 @@ cust_code fetch_page(fetcher *f, const fetch_page_req *rq, http_response *resp, 
                 hr.method = method;
                 hr.url = url.ptr;
                 hr.headers = headers;
-                hr.body = src->body;
-                hr.body_len = src->body ? strlen(src->body) : 0;
+                hr.body = rq->body ? rq->body : src->body;
+                hr.body_len = rq->body ? rq->body_len : src->body ? strlen(src->body) : 0;
                 hr.connect_timeout_ms = src->connect_timeout_ms;
                 hr.total_timeout_ms = src->total_timeout_ms;
                 hr.low_speed_bytes = src->low_speed_bytes;
@@ -416,6 +428,11 @@ cust_code fetch_page(fetcher *f, const fetch_page_req *rq, http_response *resp, 
                     if (resp->status == 304)
                         *body = NULL;
                     rc = CUST_OK;
+                    if (fetched_url) {
+                        buf_reset(fetched_url);
+                        if (buf_add(fetched_url, logurl.ptr, logurl.len))
+                            rc = err_set(e, CUST_ENOMEM, "URL too long");
+                    }
                     goto out;
                 }
                 snprintf(last, sizeof last, "%s %s: HTTP %ld (expected 200)", method, logurl.ptr, resp->status);
@@ -427,9 +444,14 @@ cust_code fetch_page(fetcher *f, const fetch_page_req *rq, http_response *resp, 
                 continue;
             }
             if (!prc)
-                snprintf(last, sizeof last, "%s %s: HTTP %ld%s; %s", method, logurl.ptr, resp->status,
+                snprintf(last, sizeof last, "%s %s: HTTP %ld%s%s%s; %s", method, logurl.ptr, resp->status,
+                         resp->status == 401 || resp->status == 403 ? " (credentials refused: check the secret in " : "",
                          resp->status == 401 || resp->status == 403
-                             ? " (credentials refused: check the secret behind auth.token_env/token_file)"
+                             ? (src->auth.token_env ? src->auth.token_env
+                                                    : src->auth.token_file ? src->auth.token_file : "(no auth configured)")
+                             : "",
+                         resp->status == 401 || resp->status == 403
+                             ? (src->auth.token_env ? ", auth.token_env)" : src->auth.token_file ? ", auth.token_file)" : ")")
                              : "",
                          verdict_text(&d));
             else if (d.verdict == RETRY_GIVE_UP)

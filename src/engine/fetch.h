@@ -61,7 +61,11 @@ int fetcher_skip_primary(fetcher *f);
 
 /* What a page request carries beyond the URL. */
 typedef struct fetch_page_req {
+    const char *url;            /* absolute URL replacing the endpoint's (next URL, Link); NULL: none */
     const char *query;          /* pagination parameters, encoded, no '?' */
+    const char *body;           /* POST body replacing request.body; NULL: request.body */
+    size_t body_len;
+    const char *headers;        /* extra header lines, each ended by '\n'; NULL: none */
     const char *if_none_match;  /* conditional request, or NULL */
     const char *if_modified_since;
 } fetch_page_req;
@@ -71,9 +75,11 @@ typedef struct fetch_page_req {
  * first). On failure (retries and fallbacks exhausted, a fatal status, a
  * body that never parsed) returns CUST_EHTTP / CUST_EUPSTREAM / CUST_EJSON /
  * CUST_ELIMIT with e naming the endpoint, what happened and how often.
+ * fetched_url (may be NULL) receives the URL of the successful request,
+ * secrets excluded, for resolving relative next URLs.
  * Evidence accumulates in f->ev either way; take it with fetcher_take_evidence. */
 cust_code fetch_page(fetcher *f, const fetch_page_req *rq, http_response *resp, json_doc *doc,
-                     json_value **body, struct err *e) CUST_WUR;
+                     json_value **body, buf *fetched_url, struct err *e) CUST_WUR;
 
 /* The URL the endpoint in use was given, for messages and audit. */
 const char *fetcher_endpoint_url(const fetcher *f);

@@ -3,7 +3,11 @@
  * and their audit entries commit together or not at all. */
 #include "poll.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <fnmatch.h>
+#include <errno.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +18,8 @@
 #include "core/contract.h"
 #include "core/jcs.h"
 #include "core/json.h"
+#include "core/tabular.h"
+#include "core/timefmt.h"
 #include "io/auth.h"
 #include "fetch.h"
 
@@ -62,7 +68,32 @@ struct cycle {
     buf detail;
     buf recon;
     json_doc *out_doc;
+    /* snapshot: the keys seen this cycle */
+    char **seen;
+    size_t nseen, capseen;
+    int track_seen;
 };
+
+static int seen_add(struct cycle *c, const char *key)
+{
+    if (c->nseen == c->capseen) {
+        size_t cap = c->capseen ? c->capseen * 2 : 1024;
+        char **nv = realloc(c->seen, cap * sizeof *nv);
+        if (!nv)
+            return -1;
+        c->seen = nv;
+        c->capseen = cap;
+    }
+    if (!(c->seen[c->nseen] = strdup(key)))
+        return -1;
+    c->nseen++;
+    return 0;
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static cust_code audit(struct cycle *c, const char *action, const char *subject, const char *detail,
                        struct err *e)
@@ -151,7 +182,7 @@ static void iso_ms(int64_t ms, char out[32])
 }
 
 /* Handle one record: store it, count it, audit what changed. */
-static cust_code one_record(struct cycle *c, const json_value *raw, const char *body,
+static cust_code one_record(struct cycle *c, const json_value *raw, const char *raw_text, size_t raw_len,
                             const char *request_id, struct err *e)
 {
     json_value *canon = NULL;
@@ -161,7 +192,7 @@ static cust_code one_record(struct cycle *c, const json_value *raw, const char *
 
     buf_reset(&c->key);
     buf_reset(&c->errors);
-    jcs_sha256_hex(body + raw->src_off, raw->src_len, raw_hash);
+    jcs_sha256_hex(raw_text, raw_len, raw_hash);
     n = contract_apply(c->src->contract, raw, c->out_doc, &canon, &c->key, &c->errors, e);
     if (n < 0)
         return e->code ? e->code : CUST_ENOMEM;
@@ -177,6 +208,12 @@ static cust_code one_record(struct cycle *c, const json_value *raw, const char *
                            raw_hash, c->now, request_id, c->sum->cycle, c->cfg->hash};
         if ((rc = c->st->ops->record_put(c->st, &r, &out, &version, e)))
             return rc;
+        if (c->track_seen) {
+            buf_reset(&c->recon);
+            if (buf_add(&c->recon, c->key.ptr, c->key.len) || buf_addc(&c->recon, '\x1f') ||
+                buf_adds(&c->recon, hash) || seen_add(c, buf_str(&c->recon)))
+                return err_set(e, CUST_ENOMEM, "out of memory");
+        }
         if (out == STORE_DUPLICATE) {
             c->sum->duplicates++;
             return CUST_OK;
@@ -206,7 +243,7 @@ static cust_code one_record(struct cycle *c, const json_value *raw, const char *
             jcs_sha256_hex(c->recon.ptr, c->recon.len, recon);
         else
             memcpy(recon, raw_hash, sizeof recon);
-        r = (store_reject){c->src->name, recon, body + raw->src_off, raw->src_len, buf_str(&c->errors),
+        r = (store_reject){c->src->name, recon, raw_text, raw_len, buf_str(&c->errors),
                            c->now, request_id, c->sum->cycle};
         if ((rc = c->st->ops->reject_put(c->st, &r, &out, &id, e)))
             return rc;
@@ -215,11 +252,31 @@ static cust_code one_record(struct cycle *c, const json_value *raw, const char *
             return CUST_OK;
         c->sum->quarantine_new++;
         buf_reset(&c->detail);
-        if (buf_addf(&c->detail, "{\"errors\":%d,\"quarantine_id\":%lld,\"raw_hash\":\"%s\",\"request\":\"%s\"}",
-                     n, (long long)id, raw_hash, request_id))
-            return err_set(e, CUST_ENOMEM, "out of memory");
+        {
+            char errors_hash[65];
+            jcs_sha256_hex(c->errors.ptr ? c->errors.ptr : "", c->errors.len, errors_hash);
+            if (buf_addf(&c->detail, "{\"errors\":%d,\"errors_hash\":\"%s\",\"quarantine_id\":%lld,"
+                                     "\"raw_hash\":\"%s\",\"request\":\"%s\"}",
+                         n, errors_hash, (long long)id, raw_hash, request_id))
+                return err_set(e, CUST_ENOMEM, "out of memory");
+        }
         return audit(c, "record.rejected", recon, c->detail.ptr, e);
     }
+}
+
+/* q/n as a JSON number in JCS form (at most 4 decimals, no trailing zeros) */
+static const char *ratio_text(long q, long n)
+{
+    static _Thread_local char out[32];
+    long per10k = (q * 10000 + n / 2) / n;
+    size_t len;
+    snprintf(out, sizeof out, "%ld.%04ld", per10k / 10000, per10k % 10000);
+    len = strlen(out);
+    while (out[len - 1] == '0')
+        out[--len] = '\0';
+    if (out[len - 1] == '.')
+        out[--len] = '\0';
+    return out;
 }
 
 static cust_code summary_detail(const poll_summary *s, buf *d, const char *extra_key, const char *extra)
@@ -230,11 +287,14 @@ static cust_code summary_detail(const poll_summary *s, buf *d, const char *extra
     if (extra_key && (buf_addf(d, "\"%s\":", extra_key) || json_write_string(d, extra, strlen(extra)) ||
                       buf_addc(d, ',')))
         return CUST_ENOMEM;
-    if (buf_addf(d, "\"fetched\":%ld,\"new\":%ld,\"new_versions\":%ld,%s\"pages\":%ld,\"quarantined\":%ld,"
-                    "\"result\":\"%s\"}",
+    if (buf_addf(d, "\"fetched\":%ld,\"new\":%ld,\"new_versions\":%ld,%s\"pages\":%ld,\"quarantined\":%ld,",
                  s->fetched, s->stored_new, s->new_versions, s->not_modified ? "\"not_modified\":true," : "",
-                 s->pages, s->quarantined,
-                 s->result == CUST_OK ? "ok" : cust_strerror(s->result)))
+                 s->pages, s->quarantined) ||
+        /* the rejection ratio of the cycle, for alerting on spikes */
+        (s->fetched && buf_addf(d, "\"rejection_ratio\":%s,", ratio_text(s->quarantined, s->fetched))) ||
+        (s->removed && buf_addf(d, "\"removed\":%ld,", s->removed)) ||
+        buf_addf(d, "\"result\":\"%s\"%s}", s->result == CUST_OK ? "ok" : cust_strerror(s->result),
+                 s->snapshot_unchanged ? ",\"snapshot\":\"unchanged\"" : ""))
         return CUST_ENOMEM;
     return CUST_OK;
 }
@@ -255,6 +315,383 @@ static cust_code set_cursor(struct cycle *c, const char *old, const char *now_po
     return audit(c, "cursor.advance", "", c->detail.ptr, e);
 }
 
+/* ---- snapshot: removals become tombstones ---------------------------------- */
+
+struct latest {
+    char **keys; /* latest versions that are not tombstones */
+    size_t n, cap;
+    int failed;
+};
+
+static int latest_row(void *ud, const store_row *row)
+{
+    struct latest *l = ud;
+    if (row->lens[REC_CANONICAL] == 4 && memcmp(row->cols[REC_CANONICAL], "null", 4) == 0)
+        return 0; /* already removed */
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 1024;
+        char **nv = realloc(l->keys, cap * sizeof *nv);
+        if (!nv)
+            return l->failed = 1;
+        l->keys = nv;
+        l->cap = cap;
+    }
+    if (!(l->keys[l->n] = strdup(row->cols[REC_KEY])))
+        return l->failed = 1;
+    l->n++;
+    return 0;
+}
+
+static int seen_has(const struct cycle *c, const char *key)
+{
+    size_t lo = 0, hi = c->nseen, kl = strlen(key);
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int r = strncmp(c->seen[mid], key, kl);
+        if (r == 0)
+            r = c->seen[mid][kl] == '\x1f' ? 0 : 1;
+        if (r == 0)
+            return 1;
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+/* At the end of a complete snapshot cycle, in its last transaction: the
+ * fingerprint of the whole set, and a tombstone version (content "null",
+ * audited record.removed) for every key that disappeared. */
+static cust_code snapshot_finish(struct cycle *c, const char *request_id, int *unchanged, struct err *e)
+{
+    struct latest l = {0};
+    unsigned char fp[32];
+    char fphex[65], nullhash[65], *prev = NULL;
+    buf all;
+    cust_code rc = CUST_OK;
+    long removed = 0;
+    qsort(c->seen, c->nseen, sizeof *c->seen, cmp_strp);
+    buf_init(&all, (size_t)1 << 34);
+    for (size_t i = 0; i < c->nseen; i++)
+        if (buf_adds(&all, c->seen[i]) || buf_addc(&all, '\n')) {
+            buf_release(&all);
+            return err_set(e, CUST_ENOMEM, "out of memory");
+        }
+    jcs_sha256(all.ptr ? all.ptr : "", all.len, fp);
+    buf_release(&all);
+    for (int i = 0; i < 32; i++)
+        snprintf(fphex + 2 * i, 3, "%02x", fp[i]);
+    if ((rc = c->st->ops->kv_get(c->st, c->src->name, "snapshot_fp", &prev, e)))
+        return rc;
+    *unchanged = prev && strcmp(prev, fphex) == 0;
+    free(prev);
+    if (*unchanged)
+        return CUST_OK;
+    if ((rc = c->st->ops->records_list(c->st, c->src->name, NULL, 0, latest_row, &l, e)))
+        goto out;
+    if (l.failed) {
+        rc = err_set(e, CUST_ENOMEM, "out of memory");
+        goto out;
+    }
+    jcs_sha256_hex("null", 4, nullhash);
+    for (size_t i = 0; i < l.n && !rc; i++) {
+        store_record r;
+        store_outcome out;
+        int64_t version;
+        if (seen_has(c, l.keys[i]))
+            continue;
+        r = (store_record){c->src->name, l.keys[i], nullhash, "null", 4, nullhash, c->now, request_id,
+                           c->sum->cycle, c->cfg->hash};
+        if ((rc = c->st->ops->record_put(c->st, &r, &out, &version, e)))
+            break;
+        buf_reset(&c->detail);
+        if (buf_addf(&c->detail, "{\"hash\":\"%s\",\"raw_hash\":\"%s\",\"request\":\"%s\",\"version\":%lld}",
+                     nullhash, nullhash, request_id, (long long)version)) {
+            rc = err_set(e, CUST_ENOMEM, "out of memory");
+            break;
+        }
+        rc = audit(c, "record.removed", l.keys[i], c->detail.ptr, e);
+        removed++;
+    }
+    if (!rc)
+        rc = c->st->ops->kv_put(c->st, c->src->name, "snapshot_fp", fphex, e);
+    c->sum->removed = removed;
+out:
+    for (size_t i = 0; i < l.n; i++)
+        free(l.keys[i]);
+    free(l.keys);
+    return rc;
+}
+
+/* ---- incremental: the watermark ---------------------------------------------- */
+
+static cust_code advance_watermark(struct cycle *c, int64_t seen_max, int64_t now_ms, struct err *e)
+{
+    const incremental_cfg *ic = &c->src->incremental;
+    char *old = NULL;
+    int64_t old_ms = INT64_MIN, to = seen_max;
+    buf v;
+    cust_code rc;
+    if ((rc = c->st->ops->kv_get(c->st, c->src->name, "watermark", &old, e)))
+        return rc;
+    if (old && !timefmt_parse((time_format)ic->format, old, strlen(old), &old_ms))
+        old_ms = INT64_MIN;
+    if (ic->horizon_ms > 0 && to > now_ms - ic->horizon_ms)
+        to = now_ms - ic->horizon_ms; /* the API may still fill in the hidden minutes */
+    rc = c->st->ops->kv_put(c->st, c->src->name, "window_since", NULL, e);
+    if (rc || to == INT64_MIN || to <= old_ms) {
+        free(old);
+        return rc;
+    }
+    buf_init(&v, 256);
+    if (timefmt_format((time_format)ic->format, to, &v)) {
+        free(old);
+        return err_set(e, CUST_ENOMEM, "out of memory");
+    }
+    buf_reset(&c->detail);
+    if (buf_adds(&c->detail, "{\"from\":") ||
+        (old ? json_write_string(&c->detail, old, strlen(old)) : buf_adds(&c->detail, "null")) ||
+        buf_adds(&c->detail, ",\"to\":") || json_write_string(&c->detail, v.ptr, v.len) || buf_addc(&c->detail, '}'))
+        rc = err_set(e, CUST_ENOMEM, "out of memory");
+    if (!rc)
+        rc = c->st->ops->kv_put(c->st, c->src->name, "watermark", v.ptr, e);
+    if (!rc)
+        rc = audit(c, "watermark.advance", "", c->detail.ptr, e);
+    free(old);
+    buf_release(&v);
+    return rc;
+}
+
+static cust_code clear_cursor(struct cycle *c, const char *old, struct err *e)
+{
+    cust_code rc = c->st->ops->source_set_cursor(c->st, c->src->name, NULL, e);
+    if (rc)
+        return rc;
+    buf_reset(&c->detail);
+    if (buf_adds(&c->detail, "{\"from\":") || json_write_string(&c->detail, old, strlen(old)) ||
+        buf_adds(&c->detail, ",\"to\":null}"))
+        return err_set(e, CUST_ENOMEM, "cursor too long");
+    return audit(c, "cursor.advance", "", c->detail.ptr, e);
+}
+
+/* ---- file sources ------------------------------------------------------------ */
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int takeable(const char *name, const char *pattern)
+{
+    size_t n = strlen(name);
+    if (name[0] == '.')
+        return 0; /* hidden files and editors' temporaries */
+    if ((n > 4 && strcmp(name + n - 4, ".tmp") == 0) || (n > 5 && strcmp(name + n - 5, ".part") == 0))
+        return 0; /* an upload still being written */
+    return fnmatch(pattern, name, FNM_PERIOD) == 0;
+}
+
+static cust_code read_file(const char *path, size_t max, buf *out, struct err *e)
+{
+    FILE *f = fopen(path, "rb");
+    char chunk[65536];
+    size_t n;
+    buf_reset(out);
+    if (!f)
+        return err_setc(e, CUST_EIO, errno, "%s: cannot open: %s", path, strerror(errno));
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (out->len + n > max || buf_add(out, chunk, n)) {
+            fclose(f);
+            return err_set(e, CUST_ELIMIT, "%s: larger than request.max_body (%zu bytes); split it or raise "
+                           "the cap", path, max);
+        }
+    if (ferror(f)) {
+        int er = errno;
+        fclose(f);
+        return err_setc(e, CUST_EIO, er, "%s: read error: %s", path, strerror(er));
+    }
+    fclose(f);
+    return CUST_OK;
+}
+
+/* Move an ingested file out of the drop directory; never overwrite. */
+static void move_done(const source_cfg *src, const char *name, const char *sha)
+{
+    char from[4096], dir[4096], to[4200];
+    snprintf(from, sizeof from, "%s/%s", src->files.dir, name);
+    snprintf(dir, sizeof dir, "%s/%s", src->files.dir, src->files.done_dir);
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        fprintf(stderr, "custody: warning: source %s: cannot create %s: %s; %s stays (it will not be "
+                        "ingested twice)\n", src->name, dir, strerror(errno), name);
+        return;
+    }
+    snprintf(to, sizeof to, "%s/%s", dir, name);
+    if (access(to, F_OK) == 0)
+        snprintf(to, sizeof to, "%s/%s.%.12s", dir, name, sha);
+    if (rename(from, to) != 0)
+        fprintf(stderr, "custody: warning: source %s: cannot move %s to %s: %s (it will not be ingested "
+                        "twice)\n", src->name, from, to, strerror(errno));
+}
+
+/* One cycle of a file source: every takeable file in the drop directory,
+ * oldest name first, each ingested once (by content hash) in its own
+ * transaction through the same contract and commit path as API pages. */
+static cust_code poll_files(struct cycle *c, json_doc *doc, buf *text, struct err *e)
+{
+    const source_cfg *src = c->src;
+    store *st = c->st;
+    DIR *d = opendir(src->files.dir);
+    struct dirent *de;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    cust_code rc = CUST_OK, first_bad = CUST_OK;
+    struct err bad = {0};
+    buf raw;
+    if (!d)
+        return err_setc(e, CUST_EIO, errno, "source %s: files.dir %s: %s", src->name, src->files.dir,
+                        strerror(errno));
+    while ((de = readdir(d))) {
+        char path[4096];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", src->files.dir, de->d_name);
+        if (!takeable(de->d_name, src->files.pattern) || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+            continue;
+        if (n == cap) {
+            char **nv = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof *nv);
+            if (!nv) {
+                rc = err_set(e, CUST_ENOMEM, "out of memory");
+                break;
+            }
+            names = nv;
+        }
+        if (!(names[n] = strdup(de->d_name))) {
+            rc = err_set(e, CUST_ENOMEM, "out of memory");
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, name_cmp);
+    buf_init(&raw, 16u << 20);
+    for (size_t i = 0; i < n && !rc; i++) {
+        char path[4096], sha[65], request_id[96], *seen = NULL, kvkey[80];
+        tabular_result tr = {0};
+        tabular_opts to;
+        struct err fe = {0};
+        snprintf(path, sizeof path, "%s/%s", src->files.dir, names[i]);
+        if ((rc = read_file(path, (size_t)src->max_body_bytes, text, e)))
+            break;
+        jcs_sha256_hex(text->ptr ? text->ptr : "", text->len, sha);
+        snprintf(kvkey, sizeof kvkey, "file:%s", sha);
+        if ((rc = st->ops->kv_get(st, src->name, kvkey, &seen, e)))
+            break;
+        if (seen) {
+            /* the same bytes again (re-dropped, or moved after a crash) */
+            free(seen);
+            move_done(src, names[i], sha);
+            continue;
+        }
+        tabular_opts_default(&to);
+        to.delimiter = src->files.delimiter[0] == '\\' ? '\t' : src->files.delimiter[0];
+        to.header = src->files.header;
+        json_doc_reset(doc);
+        if (tabular_parse(src->files.format ? TABULAR_JSONL : TABULAR_CSV, text->ptr ? text->ptr : "", text->len,
+                          &to, doc, &tr, &fe)) {
+            /* a malformed file stays where it is, named in the error; the
+             * other files go on */
+            if (!first_bad) {
+                first_bad = fe.code == CUST_ENOMEM ? CUST_ENOMEM : CUST_EUPSTREAM;
+                err_set(&bad, first_bad, "source %s: file %s (sha256 %.16s): %s; fix or replace the file, it "
+                        "stays in %s", src->name, names[i], sha, fe.msg, src->files.dir);
+            }
+            c->clock(c->now);
+            buf_reset(&c->detail);
+            if (buf_adds(&c->detail, "{\"error\":") || json_write_string(&c->detail, fe.msg, strlen(fe.msg)) ||
+                buf_adds(&c->detail, ",\"file\":") || json_write_string(&c->detail, names[i], strlen(names[i])) ||
+                buf_addf(&c->detail, ",\"sha256\":\"%s\"}", sha) || (rc = st->ops->begin(st, e)) ||
+                (rc = audit(c, "file.rejected", names[i], c->detail.ptr, e)) || (rc = st->ops->commit(st, e))) {
+                if (!rc)
+                    rc = err_set(e, CUST_ENOMEM, "out of memory");
+                st->ops->rollback(st);
+            }
+            continue;
+        }
+        c->clock(c->now);
+        snprintf(request_id, sizeof request_id, "%s-file-%zu", c->sum->cycle, i + 1);
+        buf_reset(&c->detail);
+        if (buf_adds(&c->detail, "{\"bytes\":") || buf_addf(&c->detail, "%zu,\"file\":", text->len) ||
+            json_write_string(&c->detail, names[i], strlen(names[i])) ||
+            buf_addf(&c->detail, ",\"records\":%zu,\"request\":\"%s\",\"sha256\":\"%s\"}", tr.n, request_id, sha)) {
+            tabular_result_release(&tr);
+            rc = err_set(e, CUST_ENOMEM, "out of memory");
+            break;
+        }
+        if ((rc = st->ops->begin(st, e)) || (rc = audit(c, "file.ingest", names[i], c->detail.ptr, e))) {
+            tabular_result_release(&tr);
+            st->ops->rollback(st);
+            break;
+        }
+        {
+            poll_summary before = *c->sum;
+            for (size_t k = 0; k < tr.n && !rc; k++) {
+                const json_value *rec = tr.records->u.items[k];
+                buf_reset(&raw);
+                /* the row as a JSON object is what "received" means for a file */
+                if ((rc = json_write(rec, &raw))) {
+                    err_set(e, rc, "out of memory");
+                    break;
+                }
+                c->sum->fetched++;
+                if ((rc = one_record(c, rec, raw.ptr, raw.len, request_id, e)))
+                    err_prefix(e, "source %s: file %s line %zu: ", src->name, names[i], tr.lines[k]);
+            }
+            json_doc_reset(c->out_doc);
+            if (!rc)
+                rc = st->ops->kv_put(st, src->name, kvkey, names[i], e);
+            if (!rc)
+                rc = st->ops->commit(st, e);
+            if (rc) {
+                st->ops->rollback(st);
+                /* report only what committed */
+                c->sum->fetched = before.fetched;
+                c->sum->stored_new = before.stored_new;
+                c->sum->new_versions = before.new_versions;
+                c->sum->duplicates = before.duplicates;
+                c->sum->quarantined = before.quarantined;
+                c->sum->quarantine_new = before.quarantine_new;
+            } else {
+                c->sum->pages++;
+            }
+        }
+        tabular_result_release(&tr);
+        if (!rc)
+            move_done(src, names[i], sha);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    buf_release(&raw);
+    if (!rc && first_bad) {
+        if (e)
+            *e = bad;
+        rc = first_bad;
+    }
+    return rc;
+}
+
+/* What identifies a page request for conditional requests: URL, query and body. */
+static cust_code request_identity(const source_cfg *src, const fetch_page_req *frq, buf *out, struct err *e)
+{
+    buf_reset(out);
+    if (buf_adds(out, frq->url ? frq->url : src->url) || buf_addc(out, '?') || buf_adds(out, frq->query) ||
+        (frq->body && (buf_addc(out, '\n') || buf_add(out, frq->body, frq->body_len))) ||
+        (!frq->body && src->body && (buf_addc(out, '\n') || buf_adds(out, src->body))))
+        return err_set(e, CUST_ENOMEM, "out of memory");
+    return CUST_OK;
+}
+
 static int upstream_failure(cust_code rc)
 {
     return rc == CUST_EHTTP || rc == CUST_EUPSTREAM || rc == CUST_EJSON || rc == CUST_ELIMIT;
@@ -265,7 +702,8 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
 {
     struct cycle c;
     store_source_state state = {0};
-    buf secret, query;
+    buf secret, fetched;
+    page_request prq;
     const auth_scheme *scheme = auth_lookup(src->auth.type);
     fetcher f;
     int have_fetcher = 0;
@@ -279,6 +717,11 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
     int rolled_back = 0, not_modified = 0, primary_tried = 0;
     breaker brk;
     breaker_state brk_before;
+    int incr = src->incremental.param != NULL, restarted = 0;
+    char *since = NULL;         /* the incremental lower bound of this window */
+    int64_t wm_max = INT64_MIN; /* highest change time seen this cycle */
+    paginate_cfg pcfg = src->pagination;
+    buf bodyt, alone;
     int64_t not_before = 0, now_ms;
     const fetch_clock *clk = o && o->fetch_clock ? o->fetch_clock : &fetch_clock_real;
     poll_summary at_commit; /* counters as of the last commit */
@@ -298,13 +741,17 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
     c.sum = sum;
     c.actor = o && o->actor ? o->actor : cfg->actor;
     c.clock = o && o->clock ? o->clock : poll_clock_real;
+    c.track_seen = src->snapshot;
     buf_init(&c.scratch, 64u << 20);
     buf_init(&c.key, 1u << 20);
     buf_init(&c.errors, 4u << 20);
     buf_init(&c.detail, 1u << 20);
     buf_init(&c.recon, 64u << 20);
     buf_init(&secret, 64 * 1024);
-    buf_init(&query, 64 * 1024);
+    buf_init(&fetched, 64 * 1024);
+    buf_init(&bodyt, 16u << 20);
+    buf_init(&alone, 64 * 1024);
+    page_request_init(&prq);
     http_response_init(&resp);
     resp.body.toobig = (size_t)src->max_body_bytes + 1;
     memset(&brk, 0, sizeof brk);
@@ -341,11 +788,53 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
          (rc = st->ops->kv_get(st, src->name, "etag", &cond_etag, e)) ||
          (rc = st->ops->kv_get(st, src->name, "last_modified", &cond_lm, e))))
         goto done;
+    if (incr) {
+        /* a window resumed mid-way keeps the bound it started with */
+        if (committed_pos) {
+            if ((rc = st->ops->kv_get(st, src->name, "window_since", &since, e)))
+                goto done;
+        } else {
+            char *w = NULL;
+            int64_t ms;
+            if ((rc = st->ops->kv_get(st, src->name, "watermark", &w, e)))
+                goto done;
+            if (w && timefmt_parse((time_format)src->incremental.format, w, strlen(w), &ms)) {
+                buf b;
+                buf_init(&b, 256);
+                ms -= src->incremental.lookback_ms + (src->incremental.inclusive ? 0 : 1);
+                if (timefmt_format((time_format)src->incremental.format, ms, &b) == CUST_OK)
+                    since = buf_take(&b);
+                buf_release(&b);
+            } else if (src->incremental.initial) {
+                since = strdup(src->incremental.initial);
+            }
+            free(w);
+        }
+    }
+    if (incr && src->body && src->pagination.in == PAGE_IN_BODY) {
+        /* {since} in the body template: the bound as a JSON string, or null */
+        const char *t = src->body, *hit;
+        while ((hit = strstr(t, "{since}"))) {
+            if (buf_add(&bodyt, t, (size_t)(hit - t)) ||
+                (since ? json_write_string(&bodyt, since, strlen(since)) : buf_adds(&bodyt, "null"))) {
+                rc = err_set(e, CUST_ENOMEM, "request body too large");
+                goto done;
+            }
+            t = hit + 7;
+        }
+        if (buf_adds(&bodyt, t)) {
+            rc = err_set(e, CUST_ENOMEM, "request body too large");
+            goto done;
+        }
+        pcfg.body = bodyt.ptr;
+    }
     c.clock(c.now);
     buf_reset(&c.detail);
     if ((rc = st->ops->begin(st, e)))
         goto done;
     in_tx = 1;
+    if (incr && !committed_pos && (rc = st->ops->kv_put(st, src->name, "window_since", since, e)))
+        goto done;
     if (buf_adds(&c.detail, "{\"config_hash\":\"") || buf_adds(&c.detail, cfg->hash) ||
         buf_adds(&c.detail, "\",\"cursor\":") ||
         (committed_pos ? json_write_string(&c.detail, committed_pos, strlen(committed_pos))
@@ -420,6 +909,10 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
     if (rc)
         goto done;
 
+    if (src->files.dir) {
+        rc = poll_files(&c, doc, &resp.body, e);
+        goto done;
+    }
     for (;;) {
         page_step step = {0};
         json_value *body;
@@ -429,33 +922,91 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
 
         if (src->max_pages && sum->pages >= src->max_pages)
             break;
-        buf_reset(&query);
-        if ((rc = src->pagination.ops->query(&src->pagination, pos, &query, e)))
+        if ((rc = src->pagination.ops->request(&pcfg, pos, &prq, e)))
             goto done;
-        frq.query = query.len ? query.ptr : "";
+        /* the incremental window travels with every page, except beside a
+         * page token the API wants alone (the token carries the query) */
+        if (incr && src->pagination.in == PAGE_IN_QUERY && !prq.url && !(pos && src->pagination.token_alone)) {
+            if ((since && ((prq.query.len && buf_addc(&prq.query, '&')) ||
+                           paginate_urlencode(&prq.query, src->incremental.param) || buf_addc(&prq.query, '=') ||
+                           paginate_urlencode(&prq.query, since))) ||
+                (src->incremental.until &&
+                 ((prq.query.len && buf_addc(&prq.query, '&')) ||
+                  paginate_urlencode(&prq.query, src->incremental.until_param) || buf_addc(&prq.query, '=') ||
+                  paginate_urlencode(&prq.query, src->incremental.until)))) {
+                rc = err_set(e, CUST_ENOMEM, "query string too long");
+                goto done;
+            }
+        }
+        if (pos && pcfg.token_alone && !prq.url && pcfg.in == PAGE_IN_QUERY) {
+            /* a page token travels alone: drop the configured URL's own query */
+            buf_reset(&alone);
+            if (buf_add(&alone, src->url, strcspn(src->url, "?#"))) {
+                rc = err_set(e, CUST_ENOMEM, "URL too long");
+                goto done;
+            }
+            frq.url = alone.ptr;
+        } else {
+            frq.url = prq.url;
+        }
+        frq.query = prq.query.len ? prq.query.ptr : "";
+        frq.body = prq.body.len ? prq.body.ptr : NULL;
+        frq.body_len = prq.body.len;
+        frq.headers = prq.headers.len ? prq.headers.ptr : NULL;
         /* Conditional only for the first request, and only when it is the
          * very request the validators came from. */
         if (first && cond_url && f.endpoint == 0) {
-            buf_reset(&c.detail);
-            if (buf_adds(&c.detail, src->url) || buf_addc(&c.detail, '?') || buf_add(&c.detail, frq.query, strlen(frq.query))) {
-                rc = err_set(e, CUST_ENOMEM, "out of memory");
+            if ((rc = request_identity(src, &frq, &c.detail, e)))
                 goto done;
-            }
             if (strcmp(c.detail.ptr, cond_url) == 0) {
                 frq.if_none_match = cond_etag;
                 frq.if_modified_since = cond_etag ? NULL : cond_lm;
             }
         }
         snprintf(request_id, sizeof request_id, "%s-%ld", sum->cycle, sum->pages + 1);
-        if ((rc = fetch_page(&f, &frq, &resp, doc, &body, e))) {
-            err_prefix(e, "source %s: ", src->name);
+        if ((rc = fetch_page(&f, &frq, &resp, doc, &body, &fetched, e))) {
+            int expired = pos && (resp.status == 410 || resp.status == 400 || resp.status == 422);
+            if (expired && strcmp(src->on_expired, "restart") == 0 && !restarted) {
+                /* documented recovery: start the cycle over from its first
+                 * page; what comes again is deduplicated by key and hash */
+                struct err ae = {0};
+                restarted = 1;
+                buf_reset(&c.detail);
+                if (buf_adds(&c.detail, "{\"from\":") || json_write_string(&c.detail, pos, strlen(pos)) ||
+                    buf_addf(&c.detail, ",\"status\":%ld,\"to\":null}", resp.status)) {
+                    rc = err_set(e, CUST_ENOMEM, "out of memory");
+                    goto done;
+                }
+                if (!in_tx && (rc = st->ops->begin(st, &ae)) == CUST_OK)
+                    in_tx = 1;
+                if (!in_tx || (rc = flush_evidence(&c, &f, &ae)) ||
+                    (rc = audit(&c, "cursor.expired", "", c.detail.ptr, &ae))) {
+                    if (e)
+                        *e = ae;
+                    goto done;
+                }
+                err_clear(e);
+                rc = CUST_OK;
+                free(pos);
+                pos = NULL;
+                continue;
+            }
+            if (expired)
+                err_prefix(e, "source %s: the stored cursor was refused (HTTP %ld), likely expired; set "
+                              "on_expired: restart to start over from the first page: ", src->name, resp.status);
+            else
+                err_prefix(e, "source %s: ", src->name);
             goto done;
         }
         if (resp.status == 304) {
             not_modified = 1;
             break;
         }
-        if ((rc = src->pagination.ops->parse(&src->pagination, pos, body, &step, e))) {
+        {
+            page_response prs = {body, resp.h[HTTP_H_LINK], fetched.ptr};
+            rc = src->pagination.ops->parse(&src->pagination, pos, &prs, &step, e);
+        }
+        if (rc) {
             err_prefix(e, "source %s: page %ld: ", src->name, sum->pages + 1);
             page_step_release(&step);
             goto done;
@@ -473,10 +1024,10 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
             page_step_release(&step);
             goto done;
         }
-        if (first && src->conditional && f.endpoint == 0) {
-            /* validators of this first page, for the next cycle */
-            buf_reset(&c.detail);
-            if (buf_adds(&c.detail, src->url) || buf_addc(&c.detail, '?') || buf_add(&c.detail, frq.query, strlen(frq.query)) ||
+        if (src->conditional && f.endpoint == 0) {
+            /* validators of the page the next cycle starts with: the last
+             * page fetched (where the cursor rests) wins */
+            if ((rc = request_identity(src, &frq, &c.detail, e)) ||
                 (rc = st->ops->kv_put(st, src->name, "cond_url", c.detail.ptr, e)) ||
                 (rc = st->ops->kv_put(st, src->name, "etag", resp.h[HTTP_H_ETAG], e)) ||
                 (rc = st->ops->kv_put(st, src->name, "last_modified", resp.h[HTTP_H_LAST_MODIFIED], e))) {
@@ -488,7 +1039,15 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
         }
         for (size_t i = 0; i < step.records->len; i++) {
             sum->fetched++;
-            if ((rc = one_record(&c, step.records->u.items[i], resp.body.ptr, request_id, e))) {
+            if (incr) {
+                const json_value *t = json_path(step.records->u.items[i], src->incremental.field);
+                int64_t ms;
+                if (t && (t->type == JSON_STRING || t->type == JSON_NUMBER) &&
+                    timefmt_parse((time_format)src->incremental.format, t->u.str, t->len, &ms) && ms > wm_max)
+                    wm_max = ms;
+            }
+            const json_value *raw = step.records->u.items[i];
+            if ((rc = one_record(&c, raw, resp.body.ptr + raw->src_off, raw->src_len, request_id, e))) {
                 err_prefix(e, "source %s: record %zu of page %ld: ", src->name, i, sum->pages + 1);
                 page_step_release(&step);
                 goto done;
@@ -502,6 +1061,24 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
             free(pending_pos);
             pending_pos = step.resume;
             step.resume = NULL;
+        }
+        if (step.done && (incr || src->snapshot)) {
+            if (incr) {
+                /* the window is complete: the next cycle starts a new one
+                 * from the highest change time seen, never past the horizon */
+                free(pending_pos);
+                pending_pos = NULL;
+                if ((rc = advance_watermark(&c, wm_max, clk->now_ms(clk->ud), e)) ||
+                    (committed_pos && (rc = clear_cursor(&c, committed_pos, e)))) {
+                    page_step_release(&step);
+                    goto done;
+                }
+                free(committed_pos);
+                committed_pos = NULL;
+            } else if ((rc = snapshot_finish(&c, request_id, &sum->snapshot_unchanged, e))) {
+                page_step_release(&step);
+                goto done;
+            }
         }
         if (pages_in_tx >= src->commit_pages || step.done) {
             if ((rc = set_cursor(&c, committed_pos, pending_pos, e)) || (rc = st->ops->commit(st, e))) {
@@ -633,6 +1210,12 @@ done:
     free(pending_pos);
     free(pos);
     free(cond_url);
+    free(since);
+    for (size_t i = 0; i < c.nseen; i++)
+        free(c.seen[i]);
+    free(c.seen);
+    buf_release(&bodyt);
+    buf_release(&alone);
     free(cond_etag);
     free(cond_lm);
     if (have_fetcher)
@@ -641,7 +1224,8 @@ done:
     json_doc_free(doc);
     json_doc_free(c.out_doc);
     auth_wipe(&secret);
-    buf_release(&query);
+    buf_release(&fetched);
+    page_request_release(&prq);
     buf_release(&c.scratch);
     buf_release(&c.key);
     buf_release(&c.errors);

@@ -17,6 +17,8 @@ typedef struct poll_summary {
     long duplicates;     /* unchanged, counted */
     long quarantined;    /* rejected (first sighting + seen again) */
     long quarantine_new; /* of which first sighting */
+    long removed;        /* snapshot: keys gone upstream, tombstoned */
+    int snapshot_unchanged; /* snapshot: the whole set is as last time */
     double seconds;
     int not_modified;    /* the upstream answered 304: nothing changed */
     cust_code result;

@@ -123,8 +123,8 @@ static int field_row(void *ud, const store_row *row)
             json_doc_free(d);
             return s->failed = 1;
         }
-        json_doc_free(d);
-        return add_due(s, row, f->u.str) ? 1 : 0;
+        json_doc_free(d); /* f lived in d: s->last_since holds the copy */
+        return add_due(s, row, s->last_since) ? 1 : 0;
     }
     json_doc_free(d);
     return 0;

@@ -17,6 +17,7 @@
 struct ckp {
     long long size;
     char root[65];
+    char time[40];
 };
 
 struct claims {
@@ -33,11 +34,13 @@ struct vctx {
     size_t nckps, next_ckp;
     merkle_frontier f;
     buf entry, canon;
-    struct claims recs, rejs, purges;
+    struct claims recs, rejs, purges, cycles;
+    int ckp_here;           /* a checkpoint was matched at the current tree size */
     int failed;
 };
 
-static int claim_add(struct claims *c, const char *a, const char *b, const char *d, const char *x)
+/* A claim is its fields joined by 0x1f: what the log says a row holds. */
+static int claim_addv(struct claims *c, const char *const *f, int n)
 {
     buf s;
     if (c->n == c->cap) {
@@ -49,11 +52,11 @@ static int claim_add(struct claims *c, const char *a, const char *b, const char 
         c->cap = ncap;
     }
     buf_init(&s, 1 << 22);
-    if (buf_adds(&s, a) || buf_addc(&s, '\x1f') || buf_adds(&s, b) || buf_addc(&s, '\x1f') ||
-        buf_adds(&s, d) || buf_addc(&s, '\x1f') || buf_adds(&s, x)) {
-        buf_release(&s);
-        return -1;
-    }
+    for (int i = 0; i < n; i++)
+        if ((i && buf_addc(&s, '\x1f')) || buf_adds(&s, f[i] ? f[i] : "")) {
+            buf_release(&s);
+            return -1;
+        }
     c->v[c->n++] = buf_take(&s);
     return 0;
 }
@@ -122,7 +125,14 @@ static int audit_row(void *ud, const store_row *row)
         return fail(v, (long)seq, "audit entry %lld (%s %s): its content does not match its leaf hash: the "
                     "entry was altered after it was written", seq, a.action, a.subject);
     merkle_frontier_push(&v->f, leaf);
+    v->ckp_here = 0;
     while (v->next_ckp < v->nckps && v->ckps[v->next_ckp].size == (long long)v->f.size) {
+        /* a checkpoint is written with the entry that closes its size */
+        if (strcmp(v->ckps[v->next_ckp].time, a.time) != 0)
+            return fail(v, (long)seq, "checkpoint at tree size %lld: its time %s differs from the time %s of the "
+                        "entry it closes: the checkpoint was altered",
+                        v->ckps[v->next_ckp].size, v->ckps[v->next_ckp].time, a.time);
+        v->ckp_here = 1;
         unsigned char root[MERKLE_HASH];
         merkle_frontier_root(&v->f, root);
         merkle_hex(root, hex);
@@ -132,30 +142,65 @@ static int audit_row(void *ud, const store_row *row)
                         v->ckps[v->next_ckp].size, hex, v->ckps[v->next_ckp].root);
         v->next_ckp++;
     }
+    if ((!strcmp(a.action, "poll.end") || !strcmp(a.action, "audit.checkpoint")) && !v->ckp_here)
+        return fail(v, (long)seq, "audit entry %lld (%s) has no checkpoint at tree size %lld: a checkpoint was "
+                    "deleted", seq, a.action, seq);
+    if (!strcmp(a.action, "poll.start")) {
+        json_doc *d = json_doc_new();
+        json_value *j = d ? json_parse(d, a.detail, strlen(a.detail), NULL, NULL) : NULL;
+        json_value *h = j ? json_get(j, "config_hash") : NULL;
+        const char *f[2] = {a.cycle_id, h && h->type == JSON_STRING ? h->u.str : ""};
+        int bad = claim_addv(&v->cycles, f, 2);
+        json_doc_free(d);
+        if (bad)
+            return fail(v, (long)seq, "out of memory");
+    }
     if (!strcmp(a.action, "record.purged")) {
         json_doc *d = json_doc_new();
         json_value *j = d ? json_parse(d, a.detail, strlen(a.detail), NULL, NULL) : NULL;
         json_value *h = j ? json_get(j, "hash") : NULL;
         json_value *n = j ? json_get(j, "version") : NULL;
-        int bad = !h || !n || h->type != JSON_STRING || n->type != JSON_NUMBER ||
-                  claim_add(&v->purges, a.source, a.subject, n->u.str, h->u.str);
+        int bad = !h || !n || h->type != JSON_STRING || n->type != JSON_NUMBER;
+        if (!bad) {
+            const char *f[4] = {a.source, a.subject, n->u.str, h->u.str};
+            bad = claim_addv(&v->purges, f, 4);
+        }
         json_doc_free(d);
         if (bad)
             return fail(v, (long)seq, "audit entry %lld (record.purged): detail lacks its hash or version", seq);
     }
     if (!strcmp(a.action, "record.new") || !strcmp(a.action, "record.version") ||
-        !strcmp(a.action, "record.rejected")) {
+        !strcmp(a.action, "record.removed")) {
         json_doc *d = json_doc_new();
         json_value *j = d ? json_parse(d, a.detail, strlen(a.detail), NULL, NULL) : NULL;
-        json_value *h = j ? json_get(j, a.action[7] == 'r' ? "raw_hash" : "hash") : NULL;
-        json_value *n = j ? json_get(j, a.action[7] == 'r' ? "quarantine_id" : "version") : NULL;
-        int bad = !h || !n || h->type != JSON_STRING || n->type != JSON_NUMBER ||
-                  claim_add(a.action[7] == 'r' ? &v->rejs : &v->recs, a.source,
-                            a.action[7] == 'r' ? n->u.str : a.subject,
-                            a.action[7] == 'r' ? "" : n->u.str, h->u.str);
+        json_value *h = j ? json_get(j, "hash") : NULL, *rh = j ? json_get(j, "raw_hash") : NULL;
+        json_value *rq = j ? json_get(j, "request") : NULL, *n = j ? json_get(j, "version") : NULL;
+        int bad = !h || !n || !rh || !rq || h->type != JSON_STRING || n->type != JSON_NUMBER ||
+                  rh->type != JSON_STRING || rq->type != JSON_STRING;
+        if (!bad) {
+            const char *f[8] = {a.source, a.subject, n->u.str, h->u.str, rh->u.str, rq->u.str, a.cycle_id, a.time};
+            bad = claim_addv(&v->recs, f, 8);
+        }
         json_doc_free(d);
         if (bad)
-            return fail(v, (long)seq, "audit entry %lld (%s): detail lacks its hash or version", seq, a.action);
+            return fail(v, (long)seq, "audit entry %lld (%s): detail lacks its hash, raw_hash, request or version", seq,
+                        a.action);
+    }
+    if (!strcmp(a.action, "record.rejected")) {
+        json_doc *d = json_doc_new();
+        json_value *j = d ? json_parse(d, a.detail, strlen(a.detail), NULL, NULL) : NULL;
+        json_value *rh = j ? json_get(j, "raw_hash") : NULL, *id = j ? json_get(j, "quarantine_id") : NULL;
+        json_value *rq = j ? json_get(j, "request") : NULL, *eh = j ? json_get(j, "errors_hash") : NULL;
+        int bad = !rh || !id || !rq || !eh || rh->type != JSON_STRING || id->type != JSON_NUMBER ||
+                  rq->type != JSON_STRING || eh->type != JSON_STRING;
+        if (!bad) {
+            const char *f[8] = {a.source, id->u.str, rh->u.str, a.subject, rq->u.str, a.cycle_id, a.time, eh->u.str};
+            bad = claim_addv(&v->rejs, f, 8);
+        }
+        json_doc_free(d);
+        if (bad)
+            return fail(v, (long)seq, "audit entry %lld (record.rejected): detail lacks its hashes, request or "
+                        "quarantine id", seq);
     }
     v->r->entries++;
     return 0;
@@ -191,27 +236,30 @@ static int ckp_row(void *ud, const store_row *row)
     v->ckps = n;
     n[v->nckps].size = strtoll(row->cols[CKP_SIZE], NULL, 10);
     snprintf(n[v->nckps].root, sizeof n[v->nckps].root, "%s", row->cols[CKP_ROOT] ? row->cols[CKP_ROOT] : "");
+    snprintf(n[v->nckps].time, sizeof n[v->nckps].time, "%s", row->cols[CKP_TIME] ? row->cols[CKP_TIME] : "");
     v->nckps++;
     return 0;
 }
 
-static int find_claim(struct claims *c, const char *a, const char *b, const char *d, const char *x)
+/* Find (and, when consume, use up) a claim; 1 when found. */
+static int find_claimv(struct claims *c, const char *const *f, int n, int consume)
 {
     buf s;
     char *key;
     char **hit;
     buf_init(&s, 1 << 22);
-    if (buf_adds(&s, a) || buf_addc(&s, '\x1f') || buf_adds(&s, b) || buf_addc(&s, '\x1f') ||
-        buf_adds(&s, d) || buf_addc(&s, '\x1f') || buf_adds(&s, x)) {
-        buf_release(&s);
-        return 0;
-    }
+    for (int i = 0; i < n; i++)
+        if ((i && buf_addc(&s, '\x1f')) || buf_adds(&s, f[i] ? f[i] : "")) {
+            buf_release(&s);
+            return 0;
+        }
     key = (char *)buf_str(&s);
     hit = c->n ? bsearch(&key, c->v, c->n, sizeof *c->v, cmpstr) : NULL;
     buf_release(&s);
-    if (!hit || c->used[hit - c->v])
+    if (!hit || (consume && c->used[hit - c->v]))
         return 0;
-    c->used[hit - c->v] = 1;
+    if (consume)
+        c->used[hit - c->v] = 1;
     return 1;
 }
 
@@ -220,29 +268,43 @@ static int record_row(void *ud, const store_row *row)
     struct vctx *v = ud;
     char hex[65];
     const char *src = row->cols[REC_SOURCE], *key = row->cols[REC_KEY], *ver = row->cols[REC_VERSION];
+    const char *hash;
+    for (int i = 0; i < REC_NCOLS; i++)
+        if (!row->cols[i])
+            return fail(v, 0, "a record row has an empty column %d (record %s %s version %s): it was altered "
+                        "outside custody", i, src ? src : "?", key ? key : "?", ver ? ver : "?");
     if (row->lens[REC_CANONICAL] == 0) {
         /* Purged by retention: the content is gone, the hash must still be
          * the one the log announced, and the purge must be in the log. */
-        if (!find_claim(&v->recs, src, key, ver, row->cols[REC_HASH]))
-            return fail(v, 0, "purged record %s %s version %s (hash %s) has no matching record.new/"
-                        "record.version audit entry: it was added or altered outside custody",
-                        src, key, ver, row->cols[REC_HASH]);
-        if (!find_claim(&v->purges, src, key, ver, row->cols[REC_HASH]))
+        const char *pf[4] = {src, key, ver, row->cols[REC_HASH]};
+        if (!find_claimv(&v->purges, pf, 4, 1))
             return fail(v, 0, "record %s %s version %s has no content but no record.purged audit entry: it "
                         "was emptied outside the audited retention purge", src, key, ver);
-        v->r->records++;
+        hash = row->cols[REC_HASH];
         v->r->purged++;
-        return 0;
+    } else {
+        jcs_sha256_hex(row->cols[REC_CANONICAL], row->lens[REC_CANONICAL], hex);
+        if (strcmp(hex, row->cols[REC_HASH]) != 0)
+            return fail(v, 0, "record %s %s version %s: content hash %s does not match its content (%s): the "
+                        "record was altered", src, key, ver, row->cols[REC_HASH], hex);
+        if (!is_canonical(v, row->cols[REC_CANONICAL], row->lens[REC_CANONICAL]))
+            return fail(v, 0, "record %s %s version %s: stored content is not RFC 8785 canonical JSON", src, key,
+                        ver);
+        hash = hex;
     }
-    jcs_sha256_hex(row->cols[REC_CANONICAL], row->lens[REC_CANONICAL], hex);
-    if (strcmp(hex, row->cols[REC_HASH]) != 0)
-        return fail(v, 0, "record %s %s version %s: content hash %s does not match its content (%s): the "
-                    "record was altered", src, key, ver, row->cols[REC_HASH], hex);
-    if (!is_canonical(v, row->cols[REC_CANONICAL], row->lens[REC_CANONICAL]))
-        return fail(v, 0, "record %s %s version %s: stored content is not RFC 8785 canonical JSON", src, key, ver);
-    if (!find_claim(&v->recs, src, key, ver, hex))
-        return fail(v, 0, "record %s %s version %s (hash %s) has no matching record.new/record.version audit "
-                    "entry: it was added or altered outside custody", src, key, ver, hex);
+    {
+        const char *f[8] = {src, key, ver, hash, row->cols[REC_RAW_HASH], row->cols[REC_REQUEST_ID],
+                            row->cols[REC_CYCLE], row->cols[REC_FETCHED_AT]};
+        const char *cf[2] = {row->cols[REC_CYCLE], row->cols[REC_CONFIG_HASH]};
+        if (!find_claimv(&v->recs, f, 8, 1))
+            return fail(v, 0, "record %s %s version %s (hash %s) does not match its record.new/record.version "
+                        "audit entry (hash, raw hash, request, cycle and time must all agree): it was added or "
+                        "altered outside custody", src, key, ver, hash);
+        if (!find_claimv(&v->cycles, cf, 2, 0))
+            return fail(v, 0, "record %s %s version %s: its config hash %s is not the one its poll cycle %s "
+                        "started with: it was altered outside custody", src, key, ver, row->cols[REC_CONFIG_HASH],
+                        row->cols[REC_CYCLE]);
+    }
     v->r->records++;
     return 0;
 }
@@ -250,13 +312,54 @@ static int record_row(void *ud, const store_row *row)
 static int quarantine_row(void *ud, const store_row *row)
 {
     struct vctx *v = ud;
-    char hex[65];
+    char hex[65], eh[65];
+    static const int need[] = {QUA_ID, QUA_SOURCE, QUA_RECON, QUA_RAW, QUA_ERRORS, QUA_FIRST_SEEN,
+                               QUA_REQUEST_ID, QUA_CYCLE};
+    for (size_t i = 0; i < sizeof need / sizeof *need; i++)
+        if (!row->cols[need[i]])
+            return fail(v, 0, "quarantine entry %s has an empty column %d: it was altered outside custody",
+                        row->cols[QUA_ID] ? row->cols[QUA_ID] : "?", need[i]);
     jcs_sha256_hex(row->cols[QUA_RAW], row->lens[QUA_RAW], hex);
-    if (!find_claim(&v->rejs, row->cols[QUA_SOURCE], row->cols[QUA_ID], "", hex))
-        return fail(v, 0, "quarantine entry %s (%s): its raw bytes (sha256 %s) do not match the "
-                    "record.rejected audit entry: it was added or altered outside custody",
-                    row->cols[QUA_ID], row->cols[QUA_SOURCE], hex);
+    jcs_sha256_hex(row->cols[QUA_ERRORS], row->lens[QUA_ERRORS], eh);
+    {
+        const char *f[8] = {row->cols[QUA_SOURCE], row->cols[QUA_ID], hex, row->cols[QUA_RECON],
+                            row->cols[QUA_REQUEST_ID], row->cols[QUA_CYCLE], row->cols[QUA_FIRST_SEEN], eh};
+        if (!find_claimv(&v->rejs, f, 8, 1))
+            return fail(v, 0, "quarantine entry %s (%s): its raw bytes (sha256 %s), errors, reconciliation key, "
+                        "request, cycle or first-seen time do not match its record.rejected audit entry: it was "
+                        "added or altered outside custody",
+                        row->cols[QUA_ID], row->cols[QUA_SOURCE], hex);
+    }
     v->r->quarantined++;
+    return 0;
+}
+
+struct front_cmp {
+    struct vctx *v;
+    int rows;
+    long long size;
+    int bad;
+};
+
+static int frontier_row(void *ud, const store_row *row)
+{
+    struct front_cmp *fc = ud;
+    long long level = row->cols[0] ? strtoll(row->cols[0], NULL, 10) : -2;
+    char hex[65];
+    if (level == -1) {
+        fc->size = row->cols[1] ? strtoll(row->cols[1], NULL, 10) : -1;
+        return 0;
+    }
+    if (level != fc->rows || fc->rows >= fc->v->f.n || !row->cols[1]) {
+        fc->bad = 1;
+        return 1;
+    }
+    merkle_hex(fc->v->f.h[fc->rows], hex);
+    if (strcmp(hex, row->cols[1]) != 0) {
+        fc->bad = 1;
+        return 1;
+    }
+    fc->rows++;
     return 0;
 }
 
@@ -273,6 +376,18 @@ cust_code verify_store(store *st, const struct sign_key *key, verify_report *r, 
     merkle_frontier_init(&v.f);
     buf_init(&v.entry, 64u << 20);
     buf_init(&v.canon, 64u << 20);
+    {
+        /* byte-level edits can leave table and index disagreeing; records
+         * are read through the index, so check the file first */
+        char what[512];
+        if ((rc = st->ops->integrity(st, what, sizeof what, e)))
+            goto out;
+        if (what[0]) {
+            fail(&v, 0, "the store file fails SQLite's integrity check (%s): it was edited at the byte level "
+                 "or is damaged", what);
+            goto out;
+        }
+    }
     if ((rc = st->ops->checkpoints_list(st, ckp_row, &v, e)) || v.failed)
         goto out;
     r->checkpoints = (long)v.nckps;
@@ -285,9 +400,24 @@ cust_code verify_store(store *st, const struct sign_key *key, verify_report *r, 
     }
     merkle_frontier_root(&v.f, root);
     merkle_hex(root, r->root);
-    qsort(v.recs.v, v.recs.n, sizeof *v.recs.v, cmpstr);
-    qsort(v.rejs.v, v.rejs.n, sizeof *v.rejs.v, cmpstr);
-    qsort(v.purges.v, v.purges.n, sizeof *v.purges.v, cmpstr);
+    if (v.recs.n)
+        qsort(v.recs.v, v.recs.n, sizeof *v.recs.v, cmpstr);
+    if (v.rejs.n)
+        qsort(v.rejs.v, v.rejs.n, sizeof *v.rejs.v, cmpstr);
+    if (v.purges.n)
+        qsort(v.purges.v, v.purges.n, sizeof *v.purges.v, cmpstr);
+    if (v.cycles.n)
+        qsort(v.cycles.v, v.cycles.n, sizeof *v.cycles.v, cmpstr);
+    {
+        struct front_cmp fc = {&v, 0, -1, 0};
+        if ((rc = st->ops->frontier_list(st, frontier_row, &fc, e)))
+            goto out;
+        if (fc.bad || fc.rows != v.f.n || fc.size != (long long)v.f.size) {
+            fail(&v, 0, "the stored audit frontier (the tree state the next entry builds on) does not match the "
+                 "log: it was altered, and the next checkpoint would be wrong");
+            goto out;
+        }
+    }
     v.recs.used = calloc(v.recs.n + 1, 1);
     v.rejs.used = calloc(v.rejs.n + 1, 1);
     v.purges.used = calloc(v.purges.n + 1, 1);
@@ -318,6 +448,7 @@ out:
     claims_free(&v.recs);
     claims_free(&v.rejs);
     claims_free(&v.purges);
+    claims_free(&v.cycles);
     free(v.ckps);
     buf_release(&v.entry);
     buf_release(&v.canon);

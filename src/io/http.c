@@ -104,6 +104,7 @@ static const char *const wanted[HTTP_H_COUNT] = {
     [HTTP_H_XRL_RESET] = "X-RateLimit-Reset",
     [HTTP_H_RATELIMIT] = "RateLimit",
     [HTTP_H_RATELIMIT_POLICY] = "RateLimit-Policy",
+    [HTTP_H_LINK] = "Link",
 };
 
 static size_t on_header(char *data, size_t size, size_t n, void *ud)

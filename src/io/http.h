@@ -41,6 +41,7 @@ enum {
     HTTP_H_XRL_RESET,           /* X-RateLimit-Reset */
     HTTP_H_RATELIMIT,           /* RateLimit */
     HTTP_H_RATELIMIT_POLICY,    /* RateLimit-Policy */
+    HTTP_H_LINK,                /* Link (RFC 8288) */
     HTTP_H_COUNT
 };
 

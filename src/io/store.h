@@ -76,7 +76,7 @@ typedef int (*store_row_cb)(void *ctx, const store_row *row); /* non-zero stops 
 
 typedef struct store_ops {
     const char *scheme; /* "sqlite" */
-    cust_code (*open)(const char *location, store **out, struct err *e);
+    cust_code (*open)(const char *location, unsigned flags, store **out, struct err *e);
     void (*close)(store *s);
     cust_code (*begin)(store *s, struct err *e);
     cust_code (*commit)(store *s, struct err *e);
@@ -119,6 +119,12 @@ typedef struct store_ops {
                                  void *ctx, struct err *e);
     cust_code (*audit_list)(store *s, store_row_cb cb, void *ctx, struct err *e);
     cust_code (*checkpoints_list)(store *s, store_row_cb cb, void *ctx, struct err *e);
+    /* The stored audit frontier as rows (level, hash), led by a row
+     * (-1, frontier size): verify compares it with its own recomputation. */
+    cust_code (*frontier_list)(store *s, store_row_cb cb, void *ctx, struct err *e);
+    /* The backend's own consistency check of its files: what[0] == 0 when
+     * sound, else the first problem found. */
+    cust_code (*integrity)(store *s, char *what, size_t n, struct err *e);
     cust_code (*sources_list)(store *s, store_row_cb cb, void *ctx, struct err *e);
 } store_ops;
 
@@ -141,6 +147,10 @@ enum { SRC_NAME, SRC_CURSOR, SRC_LAST_POLL, SRC_LAST_RESULT, SRC_UPDATED, SRC_NC
  * Relative paths are resolved by the caller. Returns CUST_ESTORE with e
  * saying what failed; *out is NULL then. */
 cust_code store_open(const char *uri, store **out, struct err *e) CUST_WUR;
+/* STORE_OPEN_VERIFY: open even when the stored audit frontier is damaged
+ * (verify recomputes it from the leaves); such a handle refuses to append. */
+#define STORE_OPEN_VERIFY 0x1u
+cust_code store_open_ex(const char *uri, unsigned flags, store **out, struct err *e) CUST_WUR;
 void store_close(store *s); /* NULL is a no-op */
 
 /* Thin dispatchers: see store_ops. */

@@ -127,6 +127,7 @@ static const char schema[] =
 
 typedef struct sqlite_store {
     struct store base;
+    int front_broken;       /* opened for verify with an unusable frontier */
     sqlite3 *db;
     char *path;
     sqlite3_stmt *st[ST_COUNT];
@@ -238,7 +239,7 @@ static void sq_close(store *base)
     free(s);
 }
 
-static cust_code sq_open(const char *location, store **out, struct err *e)
+static cust_code sq_open(const char *location, unsigned flags, store **out, struct err *e)
 {
     sqlite_store *s = calloc(1, sizeof *s);
     cust_code rc;
@@ -273,8 +274,15 @@ static cust_code sq_open(const char *location, store **out, struct err *e)
             rc = db_err(s, e, "preparing statements");
             goto fail;
         }
-    if ((rc = load_frontier(s, e)))
-        goto fail;
+    if ((rc = load_frontier(s, e))) {
+        if (!(flags & STORE_OPEN_VERIFY))
+            goto fail;
+        /* verify recomputes everything from the leaves and reports what is
+         * wrong; this handle just must not append on a broken frontier */
+        err_clear(e);
+        rc = CUST_OK;
+        s->front_broken = 1;
+    }
     *out = &s->base;
     return CUST_OK;
 fail:
@@ -601,6 +609,8 @@ cust_code store_audit_entry_bytes(int64_t seq, const store_audit *a, buf *out, s
 
 static cust_code sq_audit_append(store *base, const store_audit *a, int64_t *seq, struct err *e)
 {
+    if (((sqlite_store *)base)->front_broken)
+        return err_set(e, CUST_ESTORE, "the audit frontier is damaged: run custody audit verify");
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st;
     unsigned char leaf[MERKLE_HASH];
@@ -637,6 +647,8 @@ static cust_code sq_checkpoint(store *base, const char *time, const struct sign_
     unsigned char root[MERKLE_HASH];
     buf text, sig;
     cust_code rc = CUST_OK;
+    if (s->front_broken)
+        return err_set(e, CUST_ESTORE, "the audit frontier is damaged: run custody audit verify");
     merkle_frontier_root(&s->front, root);
     merkle_hex(root, root_hex);
     *tree_size = (int64_t)s->front.size;
@@ -748,6 +760,43 @@ static cust_code sq_checkpoints_list(store *base, store_row_cb cb, void *ctx, st
     return simple_list(base, "SELECT tree_size, root, time, signature FROM checkpoints ORDER BY tree_size", cb, ctx, e);
 }
 
+static cust_code sq_frontier_list(store *base, store_row_cb cb, void *ctx, struct err *e)
+{
+    return simple_list(base, "SELECT -1, v FROM meta WHERE k='frontier_size' "
+                             "UNION ALL SELECT level, hash FROM audit_frontier ORDER BY 1", cb, ctx, e);
+}
+
+static cust_code sq_integrity(store *base, char *what, size_t n, struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    int rc;
+    what[0] = '\0';
+    if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check(1)", -1, &st, NULL) != SQLITE_OK)
+        return db_err(s, e, "checking the database file");
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *r = (const char *)sqlite3_column_text(st, 0);
+        if (!r || strcmp(r, "ok") != 0)
+            snprintf(what, n, "%s", r ? r : "no answer");
+    } else if (rc != SQLITE_DONE) {
+        snprintf(what, n, "%s", sqlite3_errmsg(s->db));
+    }
+    sqlite3_finalize(st);
+    if (!what[0]) {
+        /* the schema version decides how every row is read */
+        if (sqlite3_prepare_v2(s->db, "SELECT v FROM meta WHERE k='schema_version'", -1, &st, NULL) != SQLITE_OK)
+            return db_err(s, e, "checking the schema version");
+        if (sqlite3_step(st) != SQLITE_ROW || !sqlite3_column_text(st, 0) ||
+            strcmp((const char *)sqlite3_column_text(st, 0), SCHEMA_VERSION) != 0)
+            snprintf(what, n, "meta schema_version is %s, this custody writes %s",
+                     sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "missing",
+                     SCHEMA_VERSION);
+        sqlite3_finalize(st);
+    }
+    return CUST_OK;
+}
+
 static cust_code sq_sources_list(store *base, store_row_cb cb, void *ctx, struct err *e)
 {
     return simple_list(base, "SELECT name, cursor, last_poll_at, last_result, updated_at FROM sources "
@@ -779,11 +828,13 @@ const store_ops store_sqlite_ops = {
     .audit_list = sq_audit_list,
     .checkpoints_list = sq_checkpoints_list,
     .sources_list = sq_sources_list,
+    .frontier_list = sq_frontier_list,
+    .integrity = sq_integrity,
 };
 
 static const store_ops *const backends[] = {&store_sqlite_ops};
 
-cust_code store_open(const char *uri, store **out, struct err *e)
+cust_code store_open_ex(const char *uri, unsigned flags, store **out, struct err *e)
 {
     const char *colon = strchr(uri, ':');
     *out = NULL;
@@ -791,14 +842,19 @@ cust_code store_open(const char *uri, store **out, struct err *e)
         size_t n = (size_t)(colon - uri);
         for (size_t i = 0; i < sizeof backends / sizeof *backends; i++)
             if (strlen(backends[i]->scheme) == n && strncmp(uri, backends[i]->scheme, n) == 0)
-                return backends[i]->open(colon + 1, out, e);
+                return backends[i]->open(colon + 1, flags, out, e);
         /* "C:/x" or "dir:name/x" may be plain paths; "kind:" without a
          * slash after it names a store kind we do not have. */
         if (colon[1] != '/' && !strchr(uri, '/'))
             return err_set(e, CUST_ESTORE, "store %s: unknown store kind \"%.*s\"; use sqlite:PATH", uri,
                            (int)n, uri);
     }
-    return store_sqlite_ops.open(uri, out, e);
+    return store_sqlite_ops.open(uri, flags, out, e);
+}
+
+cust_code store_open(const char *uri, store **out, struct err *e)
+{
+    return store_open_ex(uri, 0, out, e);
 }
 
 void store_close(store *s)

@@ -18,6 +18,8 @@ Step kinds (keys of one step object):
   tamper: SQL               run SQL on the store with custody's triggers dropped
                             (an attacker with the sqlite3 shell)
   config_text: TEXT         replace config.yaml with TEXT ({URL} -> portal URL)
+  write_file: PATH, text: T write T to PATH in the case's work directory
+  exists: PATH [present: false]  PATH in the work directory must (not) exist
 """
 import argparse
 import json
@@ -130,6 +132,15 @@ def main():
                     con.executescript(step["tamper"])
                     con.commit()
                     con.close()
+                elif "write_file" in step:
+                    path = os.path.join(work, step["write_file"])
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    with open(path, "w", encoding="utf-8", newline="") as f:
+                        f.write(step["text"])
+                elif "exists" in step:
+                    if os.path.exists(os.path.join(work, step["exists"])) != step.get("present", True):
+                        raise AssertionError("%s: %s should%s exist" % (where, step["exists"],
+                                                                        "" if step.get("present", True) else " not"))
                 elif "config_text" in step:
                     with open(cfg, "w") as f:
                         f.write(step["config_text"].replace("{URL}", portal.url))

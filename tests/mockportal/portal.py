@@ -9,6 +9,9 @@ credentials, custom header), conditional requests, gzip, TLS/mTLS and a
 mirror path. See README.md beside this file."""
 import argparse
 import base64
+import bisect
+import calendar
+import datetime
 import email.utils
 import gzip
 import hashlib
@@ -282,6 +285,17 @@ class State:
         self.auth_for = dict(a.auth_for_map)
         self.gzip = bool(a.gzip)
         self.oauth_ttl = int(a.oauth_ttl)
+        # the /paged/ family (see README.md)
+        fs = self.data["fsma"]
+        fs.paged_orig = [(str(it[1].get("id")), it[1].get("updated_at")) for it in fs.items]
+        self.paged = {"max_offset": int(getattr(a, "paged_max_offset", 10000)), "expire_status": 410,
+                      "horizon_seconds": int(getattr(a, "paged_horizon", 60)),
+                      "tie_run": int(getattr(a, "paged_tie_run", 250)), "expired_before": 0}
+        self.paged_epoch = 0     # cursor generation, advanced by expire_cursors
+        self.removals = 0        # /_control/remove calls (seeds its choice)
+
+    def paged_settings(self):
+        return dict(self.paged, cursor_epoch=self.paged_epoch)
 
     def settings(self):
         return {"auth": self.auth_mode, "auth_for": self.auth_for, "rate_limit": self.rps, "gzip": self.gzip,
@@ -334,6 +348,280 @@ def accepts_gzip(value):
 
 def fmt_num(x):
     return str(int(x)) if float(x).is_integer() else str(x)
+
+
+# ---- /paged/...: the fsma dataset under other pagination styles (see README.md)
+
+PAGED = "/paged/"
+PAGED_STYLES = ("cursor-body", "token-alone", "next-url-abs", "next-url-rel", "link", "offset", "offset1",
+                "page", "last-id", "flags", "limit-header", "since", "since-horizon")
+PAGED_TOKEN_PARAM = {"token-alone": "page_token", "next-url-abs": "after", "next-url-rel": "after",
+                     "link": "cursor", "flags": "cursor", "limit-header": "cursor", "since": "cursor",
+                     "since-horizon": "cursor", "cursor-body": "cursor"}
+MAX_PAGED_BODY = 64 * 1024      # POST /paged/cursor-body/events: largest body read
+UTC_FMT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class PagedError(Exception):
+    def __init__(self, status, body):
+        super().__init__(status)
+        self.status, self.body = status, body
+
+
+def tie_pattern(run):
+    """Run lengths (cycled) of equal paged updated_at over the initial records."""
+    return [run, 1, 2, 1, 17, max(1, run // 2)]
+
+
+def paged_view(state, ds):
+    """(keys, recs, ids): ds as the /paged/ family serves it, sorted by
+    (updated_at, id); ids: indexes of recs in id order. Call under state.lock."""
+    run = state.paged["tie_run"]
+    ck = (ds.version, run)
+    cached = getattr(ds, "paged_cache", None)
+    if cached is not None and cached[0] == ck:
+        return cached[1]
+    base = getattr(ds, "paged_base", None)
+    if base is None or base[0] != run:
+        m = {}
+        orig = getattr(ds, "paged_orig", [])
+        if run > 0:
+            pat, i, k = tie_pattern(run), 0, 0
+            while i < len(orig):
+                n = pat[k % len(pat)]
+                first = orig[i][1]
+                for rid, upd in orig[i:i + n]:
+                    m[rid] = (upd, first)
+                i, k = i + n, k + 1
+        base = ds.paged_base = (run, m)
+    m = base[1]
+    rows = []
+    for it in ds.items:
+        rec = it[1]
+        rid = str(rec.get("id", rec.get("grant_id")))
+        b = m.get(rid)
+        if b is not None and rec.get("updated_at") == b[0] and b[0] != b[1]:
+            rec = dict(rec)
+            rec["updated_at"] = b[1]
+        rows.append(((str(rec.get("updated_at", "")), rid), rec))
+    rows.sort(key=lambda r: r[0])
+    keys = [r[0] for r in rows]
+    recs = [r[1] for r in rows]
+    ids = sorted(range(len(keys)), key=lambda j: keys[j][1])
+    view = (keys, recs, ids)
+    ds.paged_cache = (ck, view)
+    return view
+
+
+def ptoken(obj):
+    return base64.urlsafe_b64encode(json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()) \
+        .decode().rstrip("=")
+
+
+def utc_seconds(s):
+    try:
+        return calendar.timegm(time.strptime(s, UTC_FMT))
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_since(s):
+    """An updated_after value (ISO 8601 with Z or an offset) as the
+    UTC_FMT string of the first whole second not before it."""
+    s = s.strip().replace(" ", "+")   # an unescaped "+01:00" arrives as " 01:00"
+    if s[-1:] in ("Z", "z"):
+        s = s[:-1] + "+00:00"
+    d = datetime.datetime.fromisoformat(s)
+    if d.tzinfo is None:
+        raise ValueError("no zone")
+    return time.strftime(UTC_FMT, time.gmtime(math.ceil(d.timestamp())))
+
+
+def paged_answer(state, style, req):
+    """(status, body object, headers) for a /paged/<style>/events request;
+    raises PagedError. req: method, pairs (query, blank values kept), body
+    (POST JSON or None), headers, base ("http://host:port"). Under state.lock."""
+    pairs = req["pairs"]
+    q = {}
+    for k, v in pairs:
+        q.setdefault(k, v)
+    ps = state.paged
+    keys, recs, ids = paged_view(state, state.data["fsma"])
+    n = len(keys)
+
+    def int_param(name, value, lo, hi, default, msg):
+        if value is None:
+            return default
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            v = int(value) if not isinstance(value, float) else None
+            if v is None or not lo <= v <= hi:
+                raise ValueError
+            return v
+        except (TypeError, ValueError):
+            raise PagedError(400, {"error": msg, "param": name})
+
+    def limit_of(value, name="limit"):
+        return int_param(name, value, 1, 1000, 100, "%s must be an integer 1..1000" % name)
+
+    def untok(tok, name):
+        if tok is None or tok == "":
+            return None
+        try:
+            if not isinstance(tok, str):
+                raise ValueError
+            obj = json.loads(base64.urlsafe_b64decode(tok + "=" * (-len(tok) % 4)).decode())
+            if not isinstance(obj, dict) or obj.get("s") != style:
+                raise ValueError
+            k, e, p = obj.get("k"), obj.get("e"), obj.get("p")
+            if k is not None and not (isinstance(k, list) and len(k) == 2 and all(isinstance(x, str) for x in k)):
+                raise ValueError
+            if not isinstance(e, int) or isinstance(e, bool) or not isinstance(p, int) or p < 0:
+                raise ValueError
+        except (ValueError, TypeError, AttributeError):
+            raise PagedError(400, {"error": "malformed cursor", "param": name})
+        if e < ps["expired_before"]:
+            raise PagedError(ps["expire_status"], {"error": "cursor expired"})
+        return obj
+
+    def tok(k, page, **extra):
+        obj = {"s": style, "k": list(k) if k is not None else None, "e": state.paged_epoch, "p": page}
+        obj.update(extra)
+        return ptoken(obj)
+
+    def keyset(t, limit, lo=0, hi=n):
+        """(start, end, more, page number) of the page after token t."""
+        start = lo
+        if t is not None and t["k"] is not None:
+            start = max(lo, bisect.bisect_right(keys, tuple(t["k"])))
+        end = min(hi, start + limit)
+        return start, end, end < hi, (t["p"] if t else 0)
+
+    if style == "cursor-body":
+        body = req["body"]
+        if not isinstance(body, dict):
+            raise PagedError(400, {"error": "body must be a JSON object"})
+        limit = limit_of(body.get("limit"))
+        filt = body.get("filter")
+        fh = hashlib.sha256(json.dumps(filt if filt is not None else {}, sort_keys=True,
+                                       separators=(",", ":")).encode()).hexdigest()[:16]
+        t = untok(body.get("cursor"), "cursor")
+        if t is not None and t.get("f") != fh:
+            raise PagedError(400, {"error": "filter differs from the one the cursor was issued for"})
+        s, e, more, p = keyset(t, limit)
+        return 200, {"data": recs[s:e], "next_cursor": tok(keys[e - 1], p + 1, f=fh) if more else None}, {}
+
+    if style == "token-alone":
+        pt = q.get("page_token")
+        if pt:
+            others = sorted({k for k, _ in pairs if k not in ("page_token", "limit", "api_key")})
+            if others:
+                raise PagedError(400, {"error": "page_token must be sent alone"})
+        t = untok(pt, "page_token")
+        s, e, more, p = keyset(t, limit_of(q.get("limit")))
+        return 200, {"data": recs[s:e], "next_page_token": tok(keys[e - 1], p + 1) if more else None}, {}
+
+    if style in ("next-url-abs", "next-url-rel"):
+        limit = limit_of(q.get("limit"))
+        t = untok(q.get("after"), "after")
+        s, e, more, p = keyset(t, limit)
+        nxt = None
+        if more:
+            qs = "after=%s&limit=%d" % (tok(keys[e - 1], p + 1), limit)
+            path = "/paged/%s/events" % style
+            if style == "next-url-abs":
+                nxt = "%s%s?%s" % (req["base"], path, qs)
+            else:
+                nxt = (path + "?" + qs, "?" + qs, "events?" + qs)[p % 3]
+        return 200, {"data": recs[s:e], "links": {"next": nxt}}, {}
+
+    if style == "link":
+        limit = limit_of(q.get("limit"))
+        t = untok(q.get("cursor"), "cursor")
+        s, e, more, p = keyset(t, limit)
+        path = "/paged/link/events"
+        prefix = req["base"] + path if p % 2 == 0 else path
+
+        def url(k, page):
+            return prefix + ("?cursor=%s&limit=%d" % (tok(k, page), limit) if k is not None else "?limit=%d" % limit)
+        last_start = ((n - 1) // limit) * limit if n else 0
+        links = []
+        if more:
+            links.append(("next", url(keys[e - 1], p + 1)))
+        links.append(("first", url(None, 0)))
+        links.append(("last", url(keys[last_start - 1] if last_start else None, last_start // limit)))
+        r = p % len(links)
+        links = links[r:] + links[:r]
+        forms = ('<%s>; rel="%s"', '<%s>;rel=%s', '<%s> ; rel="%s"; title="page link"')
+        values = [forms[(p + j) % 3] % (u, rel) for j, (rel, u) in enumerate(links)]
+        return 200, recs[s:e], {"Link": (", " if p % 2 == 0 else ",").join(values)}
+
+    if style in ("offset", "offset1"):
+        one = style == "offset1"
+        off = int_param("offset", q.get("offset"), 1 if one else 0, 1 << 62, 1 if one else 0,
+                        "offset must be an integer >= %d" % (1 if one else 0))
+        limit = limit_of(q.get("limit"))
+        pos = off - 1 if one else off
+        if pos > ps["max_offset"]:
+            raise PagedError(400, {"error": "offset too large"})
+        return 200, {"items": recs[pos:pos + limit], "total": n}, {}
+
+    if style == "page":
+        page = int_param("page", q.get("page"), 1, 1 << 62, 1, "page must be an integer >= 1")
+        per = limit_of(q.get("per_page"), "per_page")
+        s = (page - 1) * per
+        return 200, {"results": recs[s:s + per], "total_pages": -(-n // per)}, {}
+
+    if style == "last-id":
+        limit = limit_of(q.get("limit"))
+        after = q.get("after_id")
+        s = 0
+        if after:
+            s = bisect.bisect_right([keys[j][1] for j in ids], after)
+        e = min(n, s + limit)
+        return 200, {"data": [recs[j] for j in ids[s:e]], "has_more": e < n}, {}
+
+    if style == "flags":
+        t = untok(q.get("cursor"), "cursor")
+        s, e, more, p = keyset(t, limit_of(q.get("limit")))
+        k = keys[e - 1] if e > s else (t["k"] if t else None)
+        return 200, {"data": recs[s:e], "next": tok(k, p + 1), "end_of_stream": not more}, {}
+
+    if style == "limit-header":
+        size = limit_of(req["headers"].get("X-Page-Size"), "X-Page-Size")
+        t = untok(q.get("cursor"), "cursor")
+        s, e, more, p = keyset(t, size)
+        return 200, {"data": recs[s:e], "next_cursor": tok(keys[e - 1], p + 1) if more else None}, \
+            {"X-Page-Size": str(size)}
+
+    if style in ("since", "since-horizon"):
+        limit = limit_of(q.get("limit"))
+        t = untok(q.get("cursor"), "cursor")
+        ua = q.get("updated_after")
+        bound = None
+        if ua:
+            try:
+                bound = parse_since(ua)
+            except (ValueError, OverflowError, OSError):
+                raise PagedError(400, {"error": "updated_after must be an ISO 8601 time with Z or an offset",
+                                       "param": "updated_after"})
+        if t is not None:
+            if ua and bound != t.get("u"):
+                raise PagedError(400, {"error": "updated_after does not match the cursor"})
+            bound = t.get("u")
+        lo = bisect.bisect_left(keys, (bound, "")) if bound else 0
+        hi, hdrs = n, {}
+        if style == "since-horizon" and n:
+            top = utc_seconds(keys[-1][0])
+            if top is not None:
+                cut = time.strftime(UTC_FMT, time.gmtime(top - ps["horizon_seconds"]))
+                hi = bisect.bisect_right(keys, (cut, "\U0010ffff"))
+                hdrs["X-Horizon"] = cut
+        s, e, more, p = keyset(t, limit, lo, max(lo, hi))
+        return 200, {"data": recs[s:e], "next_cursor": tok(keys[e - 1], p + 1, u=bound) if more else None}, hdrs
+
+    raise PagedError(404, {"error": "not found"})
 
 
 def make_handler(state):
@@ -682,6 +970,15 @@ def make_handler(state):
                     ds = state.data.get(name)
                     if not ds:
                         return self.send(400, {"error": "unknown dataset"})
+                    if "view" in q:
+                        if q["view"] != ["paged"] or name != "fsma":
+                            return self.send(400, {"error": "view=paged is for name=fsma only"})
+                        keys, recs, _ = paged_view(state, ds)
+                        out = []
+                        for k, r in zip(keys, recs):
+                            w = ds.by_id[k[1]][2] if k[1] in ds.by_id else None
+                            out.append({"record": r, "invalid": w is not None, "why": w})
+                        return self.send(200, {"records": out})
                     recs = [{"record": it[1], "invalid": it[2] is not None, "why": it[2]} for it in ds.items]
                 return self.send(200, {"records": recs})
             if u.path == "/_control/requests":
@@ -691,6 +988,11 @@ def make_handler(state):
             if u.path == "/_control/settings":
                 with state.lock:
                     return self.send(200, state.settings())
+            if u.path == "/_control/paged":
+                with state.lock:
+                    return self.send(200, state.paged_settings())
+            if u.path.startswith(PAGED):
+                return self._paged(u, None)
             ds_name = route(u.path)
             if not ds_name:
                 return self.send(404, {"error": "not found", "path": u.path})
@@ -760,6 +1062,77 @@ def make_handler(state):
                     return False
             return False
 
+        # ---- /paged/...
+
+        def _paged(self, u, entry):
+            """A request to the /paged/ family (GET, or POST with entry = its log entry)."""
+            post = entry is not None or self.command == "POST"
+            body = None
+            if post:
+                n = int(self.headers.get("Content-Length") or 0)
+                if n > MAX_PAGED_BODY:
+                    self.close_connection = True
+                    return self.send(413, {"error": "body too large"})
+                raw = self.rfile.read(n) if n else b""
+                with state.lock:
+                    state.stats["requests"] += 1
+                    bp = state.stats["by_path"]
+                    bp[u.path] = bp.get(u.path, 0) + 1
+                try:
+                    body = json.loads(raw.decode()) if raw else {}
+                except ValueError:
+                    body = ValueError
+                if entry is not None:
+                    with state.lock:
+                        entry["body"] = None if body is ValueError else body
+            parts = u.path[len(PAGED):].split("/")
+            snapshot = len(parts) == 2 and parts[0] == "snapshot" and parts[1] in state.data
+            if not snapshot and not (len(parts) == 2 and parts[0] in PAGED_STYLES and parts[1] == "events"):
+                return self.send(404, {"error": "not found", "path": u.path})
+            want = "POST" if parts[0] == "cursor-body" else "GET"
+            if self.command != want:
+                return self.send(405, {"error": "use " + want}, headers={"Allow": want})
+            rule = self._match_rule(u.path)
+            extra = {}
+            if rule:
+                if self._pre_auth_fault(rule):
+                    return
+                extra = self._rule_headers(rule)
+            q = parse_qs(u.query)
+            key, h401, b401 = self._check_auth(self._mode_for(u.path), u.path, q)
+            if key is None:
+                return self.send(401, b401, headers=h401)
+            rl = self._rate(key)
+            if rl and rl[0] == "limited":
+                return self.send(429, {"error": "rate limit exceeded"},
+                                 headers={"Retry-After": str(rl[1]), "X-RateLimit-Limit": fmt_num(state.rps),
+                                          "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(rl[1])})
+            if body is ValueError:
+                return self.send(400, {"error": "body is not JSON"})
+            host = self.headers.get("Host") or "127.0.0.1:%d" % self.server.server_address[1]
+            req = {"pairs": parse_qsl(u.query, keep_blank_values=True), "body": body, "headers": self.headers,
+                   "base": "%s://%s" % ("https" if state.args.tls_cert else "http", host)}
+            with state.lock:
+                try:
+                    if snapshot:
+                        ds = state.data[parts[1]]
+                        status, doc, hdrs = 200, {ds.list_key: [it[1] for it in ds.items],
+                                                  "count": len(ds.items)}, {}
+                    else:
+                        status, doc, hdrs = paged_answer(state, parts[0], req)
+                except PagedError as ex:
+                    status, doc, hdrs = ex.status, ex.body, {}
+            data = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+            if status != 200:
+                return self.send(status, data, headers=extra or None)
+            if rule and self._post_page_fault(rule, data, extra):
+                return
+            if rl:
+                hdrs["X-RateLimit-Limit"] = fmt_num(state.rps)
+                hdrs["X-RateLimit-Remaining"] = str(rl[1])
+            hdrs.update(extra)
+            return self.send(200, data, headers=hdrs)
+
         # ---- POST
 
         def do_POST(self):
@@ -769,6 +1142,8 @@ def make_handler(state):
             try:
                 if u.path == "/oauth/token":
                     return self._oauth_token(u)
+                if u.path.startswith(PAGED):
+                    return self._paged(u, entry)
                 self._post(u)
             finally:
                 self._end(entry)
@@ -925,7 +1300,61 @@ def make_handler(state):
                     if targets:
                         ds.bump_mtime()
                     return self.send(200, {"ids": changed})
+                if u.path == "/_control/paged":
+                    return self._control_paged(req)
+                if u.path == "/_control/remove":
+                    ds = state.data.get(req.get("dataset", "fsma"))
+                    if ds is None:
+                        return self.send(400, {"error": "unknown dataset"})
+                    if "ids" in req:
+                        if not isinstance(req["ids"], list):
+                            return self.send(400, {"error": "ids must be a list"})
+                        seen, targets = set(), []
+                        for i in req["ids"]:
+                            if isinstance(i, str) and i in ds.by_id and i not in seen:
+                                seen.add(i)
+                                targets.append(ds.by_id[i])
+                    else:
+                        count = req.get("count", 1)
+                        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                            return self.send(400, {"error": "count must be an integer >= 0"})
+                        valid = [it for it in ds.items if it[2] is None]
+                        rnd = random.Random("remove:%d:%d" % (state.args.seed, state.removals))
+                        state.removals += 1
+                        targets = sorted(rnd.sample(valid, min(count, len(valid))), key=lambda it: it[0])
+                    removed = []
+                    for it in targets:
+                        ds.items.remove(it)
+                        rid = it[1]["id"] if "id" in it[1] else it[1]["grant_id"]
+                        ds.by_id.pop(rid, None)
+                        removed.append(rid)
+                    if targets:
+                        ds.version += 1
+                        ds.cache.clear()
+                        ds.bump_mtime()
+                    return self.send(200, {"ids": removed})
             return self.send(404, {"error": "no such control endpoint"})
+
+        def _control_paged(self, req):
+            """POST /_control/paged (under state.lock)."""
+            if not isinstance(req, dict):
+                return self.send(400, {"error": "body must be a JSON object"})
+            new = dict(state.paged)
+            for name, lo in (("max_offset", 0), ("horizon_seconds", 0), ("tie_run", 0)):
+                if name in req:
+                    v = req[name]
+                    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= 1 << 40:
+                        return self.send(400, {"error": "%s must be an integer >= %d" % (name, lo)})
+                    new[name] = v
+            if "expire_status" in req:
+                if req["expire_status"] not in (400, 410) or isinstance(req["expire_status"], bool):
+                    return self.send(400, {"error": "expire_status must be 400 or 410"})
+                new["expire_status"] = req["expire_status"]
+            if req.get("expire_cursors"):
+                state.paged_epoch += 1
+                new["expired_before"] = state.paged_epoch
+            state.paged = new
+            return self.send(200, dict(state.paged_settings(), ok=True))
 
     return H
 
@@ -979,6 +1408,12 @@ def main():
     ap.add_argument("--tls-cert", metavar="FILE")
     ap.add_argument("--tls-key", metavar="FILE")
     ap.add_argument("--tls-client-ca", metavar="FILE", help="require a client certificate signed by this CA")
+    ap.add_argument("--paged-max-offset", type=int, default=10000, metavar="M",
+                    help="/paged/offset*: largest 0-based offset served (400 beyond)")
+    ap.add_argument("--paged-tie-run", type=int, default=250, metavar="N",
+                    help="/paged/*: longest run of records sharing one updated_at (0: unchanged updated_at)")
+    ap.add_argument("--paged-horizon", type=int, default=60, metavar="SECONDS",
+                    help="/paged/since-horizon: the newest SECONDS of updated_at stay hidden")
     a = ap.parse_args()
     if a.host not in ("127.0.0.1", "::1", "localhost"):
         ap.error("the demo portal binds to loopback only")
@@ -990,6 +1425,8 @@ def main():
         ap.error("--tls-cert and --tls-key go together")
     if a.tls_client_ca and not a.tls_cert:
         ap.error("--tls-client-ca needs --tls-cert and --tls-key")
+    if min(a.paged_max_offset, a.paged_tie_run, a.paged_horizon) < 0:
+        ap.error("--paged-max-offset, --paged-tie-run and --paged-horizon must be >= 0")
     a.auth_for_map = parse_auth_for(a.auth_for, ap)
     state = State(a)
     if a.script:

@@ -9,17 +9,23 @@ the invalid-record share, /_control/mutate, /_control/append and
 and "early" requests, the fault actions slow_body / reset / wrong_type /
 html200 / oversize, the server-side rate limit, the auth variants and OAuth2,
 conditional requests, gzip, TLS and mTLS (certificates from mkcerts.sh) and
-the /mirror paths. Every network call, process and test is bounded in time.
+the /mirror paths; and the /paged/ family (every pagination style walked to
+the end with a tiny client, each style's contract, tie runs, cursor expiry,
+the grants snapshot and /_control/remove). Every network call, process and
+test is bounded in time.
 
     python3 tests/mockportal/test_portal.py [-v]
 """
 import base64
+import calendar
 import email.utils
 import gzip
 import hashlib
 import http.client
+import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -929,6 +935,524 @@ class TLSTest(Bounded):
             self.assertEqual(p.req("GET", "/grants/v1/awards")[0], 200)
         finally:
             p.stop()
+
+
+# ---- /paged/...: the fsma dataset under other pagination styles
+
+def parse_link(value):
+    """RFC 8288 Link header -> {rel: uri} (commas and semicolons inside <> or quotes respected)."""
+    out, parts, cur, inq, inb = {}, [], "", False, False
+    for ch in value:
+        if ch == '"' and not inb:
+            inq = not inq
+        elif ch == "<" and not inq:
+            inb = True
+        elif ch == ">" and not inq:
+            inb = False
+        if ch == "," and not inq and not inb:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    for part in parts:
+        part = part.strip()
+        if not part:
+            continue
+        assert part.startswith("<"), part
+        uri, rest = part[1:].split(">", 1)
+        for param in rest.split(";"):
+            name, _, val = param.strip().partition("=")
+            if name.strip().lower() == "rel":
+                for rel in val.strip().strip('"').split():
+                    out[rel.lower()] = uri
+    return out
+
+
+def link_shape(value):
+    """(rel order, quoted?) of a Link header: what the style varies."""
+    rels, quoted = [], []
+    for m in re.finditer(r'rel=("?)([a-z]+)', value):
+        rels.append(m.group(2))
+        quoted.append(bool(m.group(1)))
+    return tuple(rels), tuple(quoted)
+
+
+class PagedClient:
+    """A tiny client for every /paged/ style: walk() follows one style from
+    the first page to the end and returns (records, pages), pages being the
+    decoded bodies (with "_headers" and "_path" added)."""
+
+    def __init__(self, portal):
+        self.p = portal
+
+    def call(self, method, path, body=None, headers=None, expect=200):
+        h = dict(headers or {})
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        status, hdrs, raw = self.p.req(method, path, headers=h, body=data)
+        if expect is not None and status != expect:
+            raise AssertionError("%s %s: HTTP %d %r" % (method, path, status, raw[:200]))
+        return status, hdrs, json.loads(raw.decode()) if raw else None
+
+    def walk(self, style, limit=100, first=None, max_pages=5000, body_extra=None):
+        base = "/paged/%s/events" % style
+        recs, pages = [], []
+        path = first or base + ("?per_page=%d" if style == "page" else "?limit=%d") % limit
+        cursor = None
+        for _ in range(max_pages):
+            if style == "cursor-body":
+                req = {"cursor": cursor, "limit": limit}
+                req.update(body_extra or {})
+                _, h, doc = self.call("POST", base, body=req)
+            elif style == "limit-header":
+                _, h, doc = self.call("GET", path, headers={"X-Page-Size": str(limit)})
+            else:
+                _, h, doc = self.call("GET", path)
+            page = {"_headers": h, "_path": path, "body": doc}
+            pages.append(page)
+            if style == "link":
+                recs.extend(doc)
+                links = parse_link(h["Link"])
+                if "next" not in links:
+                    return recs, pages
+                path = self.rel(urllib.parse.urljoin(self.p.url + path, links["next"]))
+                continue
+            if style in ("offset", "offset1"):
+                recs.extend(doc["items"])
+                start = int(dict(urllib.parse.parse_qsl(urllib.parse.urlparse(path).query)).get(
+                    "offset", "1" if style == "offset1" else "0"))
+                nxt = start + len(doc["items"])
+                if not doc["items"] or nxt - (1 if style == "offset1" else 0) >= doc["total"]:
+                    return recs, pages
+                path = base + "?offset=%d&limit=%d" % (nxt, limit)
+                continue
+            if style == "page":
+                recs.extend(doc["results"])
+                num = len(pages)
+                if num >= doc["total_pages"]:
+                    return recs, pages
+                path = base + "?page=%d&per_page=%d" % (num + 1, limit)
+                continue
+            recs.extend(doc["data"])
+            if style == "last-id":
+                if not doc["has_more"]:
+                    return recs, pages
+                path = base + "?after_id=%s&limit=%d" % (doc["data"][-1]["id"], limit)
+            elif style == "flags":
+                if doc["end_of_stream"]:
+                    return recs, pages
+                path = base + "?cursor=%s&limit=%d" % (doc["next"], limit)
+            elif style in ("next-url-abs", "next-url-rel"):
+                if doc["links"]["next"] is None:
+                    return recs, pages
+                path = self.rel(urllib.parse.urljoin(self.p.url + path, doc["links"]["next"]))
+            else:
+                nk = "next_page_token" if style == "token-alone" else "next_cursor"
+                cursor = doc[nk]
+                if cursor is None:
+                    return recs, pages
+                if style == "token-alone":
+                    path = base + "?page_token=%s&limit=%d" % (cursor, limit)
+                elif style == "limit-header":
+                    path = base + "?cursor=" + cursor + "&limit=1"     # query limit is ignored
+                elif style in ("since", "since-horizon"):
+                    q = urllib.parse.urlparse(path).query
+                    keep = [(k, v) for k, v in urllib.parse.parse_qsl(q) if k != "cursor"]
+                    path = base + "?" + urllib.parse.urlencode(keep + [("cursor", cursor)])
+        raise AssertionError("%s: page chain did not end" % style)
+
+    def rel(self, absolute):
+        u = urllib.parse.urlparse(absolute)
+        assert "%s://%s" % (u.scheme, u.netloc) == self.p.url, absolute
+        return u.path + ("?" + u.query if u.query else "")
+
+
+WALK_STYLES = ("cursor-body", "token-alone", "next-url-abs", "next-url-rel", "link", "offset", "offset1",
+               "page", "last-id", "flags", "limit-header", "since", "since-horizon")
+
+
+class PagedTest(Bounded):
+    @classmethod
+    def setUpClass(cls):
+        cls.portal = Portal(*ARGS)
+        cls.c = PagedClient(cls.portal)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.portal.stop()
+
+    def setUp(self):
+        super().setUp()
+        self.assertEqual(self.portal.post("/_control/reset", {}), {"ok": True})
+
+    def truth(self):
+        status, _, body = self.portal.get("/_control/dataset?name=fsma&view=paged", token=None)
+        self.assertEqual(status, 200)
+        return [r["record"] for r in json.loads(body)["records"]]
+
+    def check_all_styles(self, limits=(100, 37)):
+        truth = self.truth()
+        by_id = sorted(truth, key=lambda r: r["id"])
+        horizon = self.portal.control("/_control/paged")["horizon_seconds"]
+        top = max(r["updated_at"] for r in truth)
+        cut = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(
+            calendar.timegm(time.strptime(top, "%Y-%m-%dT%H:%M:%SZ")) - horizon))
+        for style in WALK_STYLES:
+            for limit in limits:
+                with self.subTest(style=style, limit=limit):
+                    recs, pages = self.c.walk(style, limit)
+                    ids = [r["id"] for r in recs]
+                    self.assertEqual(len(ids), len(set(ids)), "duplicate records across pages")
+                    if style == "last-id":
+                        want = by_id
+                    elif style == "since-horizon":
+                        want = [r for r in truth if r["updated_at"] <= cut]
+                        self.assertLess(len(want), len(truth))
+                    else:
+                        want = truth
+                    self.assertEqual(recs, want, "pages do not cover the dataset in order")
+                    self.assertEqual(len(pages), max(1, -(-len(want) // limit)))
+        return truth
+
+    def test_view_is_the_fsma_dataset_sorted_with_tie_runs(self):
+        natural = self.portal.dataset("fsma")
+        status, _, body = self.portal.get("/_control/dataset?name=fsma&view=paged", token=None)
+        view = json.loads(body)["records"]
+        self.assertEqual(len(view), len(natural))
+        nat = {r["record"]["id"]: r for r in natural}
+        for v in view:
+            n = nat[v["record"]["id"]]
+            self.assertEqual((v["invalid"], v["why"]), (n["invalid"], n["why"]))
+            self.assertEqual({k: x for k, x in v["record"].items() if k != "updated_at"},
+                             {k: x for k, x in n["record"].items() if k != "updated_at"})
+            self.assertEqual(list(v["record"]), list(n["record"]))          # same field order
+            self.assertLessEqual(v["record"]["updated_at"], n["record"]["updated_at"])
+        keys = [(v["record"]["updated_at"], v["record"]["id"]) for v in view]
+        self.assertEqual(keys, sorted(keys))
+        runs = [len(list(g)) for _, g in itertools.groupby(k[0] for k in keys)]
+        self.assertEqual(runs, [250, 1, 2, 1, 17, 125, 250, 1, 2, 1, 17, 33])   # 700 records, tie run 250
+        self.assertTrue(any(v["invalid"] for v in view))
+        self.assertEqual(self.portal.get("/_control/dataset?name=grants&view=paged", token=None)[0], 400)
+        # tie_run 0: the records are exactly those of /fsma/v1/events
+        self.portal.post("/_control/paged", {"tie_run": 0})
+        status, _, body = self.portal.get("/_control/dataset?name=fsma&view=paged", token=None)
+        self.assertEqual(sorted(json.dumps(r["record"]) for r in json.loads(body)["records"]),
+                         sorted(json.dumps(r["record"]) for r in natural))
+
+    def test_every_style_walks_the_whole_dataset(self):
+        self.check_all_styles()
+
+    def test_walks_after_mutate_append_remove(self):
+        mutated = self.portal.post("/_control/mutate", {"dataset": "fsma", "count": 5})["ids"]
+        appended = self.portal.post("/_control/append", {"dataset": "fsma", "count": 30})["ids"]
+        removed = self.portal.post("/_control/remove", {"dataset": "fsma", "count": 4})["ids"]
+        self.assertEqual(len(removed), 4)
+        truth = self.check_all_styles(limits=(64,))
+        ids = [r["id"] for r in truth]
+        tail = sorted(set(mutated) - set(removed)) + sorted(set(appended) - set(removed))
+        self.assertEqual(ids[-len(tail):], tail)      # changed records move to the end, by (updated_at, id)
+        self.assertFalse(set(removed) & set(ids))
+        self.assertEqual(len(ids), 700 + 30 - 4)
+        # the 30 appended records share one updated_at (a tie run made by one append)
+        self.assertEqual(len({r["updated_at"] for r in truth if r["id"] in appended}), 1)
+
+    def test_pages_are_deterministic(self):
+        first = [json.dumps(p["body"]) for p in self.c.walk("cursor-body", 50)[1]]
+        self.portal.post("/_control/reset", {})
+        self.assertEqual([json.dumps(p["body"]) for p in self.c.walk("cursor-body", 50)[1]], first)
+
+    def test_auth_and_routing(self):
+        for style in WALK_STYLES:
+            with self.subTest(style=style):
+                method = "POST" if style == "cursor-body" else "GET"
+                status, h, _ = self.portal.req(method, "/paged/%s/events" % style, token=None)
+                self.assertEqual((status, h["WWW-Authenticate"]), (401, "Bearer"))
+                other = "GET" if method == "POST" else "POST"
+                status, h, _ = self.portal.req(other, "/paged/%s/events" % style,
+                                               body=b"{}" if other == "POST" else None)
+                self.assertEqual((status, h["Allow"]), (405, method))
+        for path in ("/paged/nope/events", "/paged/offset/other", "/paged/snapshot/nope", "/paged/"):
+            self.assertEqual(self.portal.get(path)[0], 404)
+        self.assertEqual(self.portal.req("GET", "/paged/snapshot/grants", token=None)[0], 401)
+
+    def test_cursor_body(self):
+        filt = {"supplier_id": ["SUP-8842"], "nested": {"a": 1}}
+        recs, pages = self.c.walk("cursor-body", 100, body_extra={"filter": filt})
+        self.assertEqual(recs, self.truth())          # the filter is accepted and not applied
+        log = [e for e in self.portal.log() if e["path"] == "/paged/cursor-body/events"]
+        self.assertEqual(len(log), len(pages))
+        self.assertTrue(all(e["body"]["filter"] == filt and e["method"] == "POST" for e in log))
+        tok = pages[0]["body"]["next_cursor"]
+        bad = [({"cursor": tok, "limit": 10}, "filter differs from the one the cursor was issued for"),
+               ({"cursor": tok, "filter": {"x": 1}}, "filter differs from the one the cursor was issued for"),
+               ({"cursor": "!!notatoken", "filter": filt}, "malformed cursor"),
+               ({"limit": 0}, "limit must be an integer 1..1000"), ({"limit": 5.5}, "limit must be an integer 1..1000")]
+        for body, err in bad:
+            status, _, doc = self.c.call("POST", "/paged/cursor-body/events", body=body, expect=400)
+            self.assertEqual(doc["error"], err)
+        self.assertEqual(self.portal.req("POST", "/paged/cursor-body/events", body=b"{nope")[0], 400)
+        # an empty body is the first page with the default limit
+        status, _, raw = self.portal.req("POST", "/paged/cursor-body/events")
+        self.assertEqual((status, len(json.loads(raw)["data"])), (200, 100))
+        # a token of another style is refused
+        tt = self.c.call("GET", "/paged/token-alone/events?limit=5")[2]["next_page_token"]
+        self.assertEqual(self.c.call("POST", "/paged/cursor-body/events", body={"cursor": tt}, expect=400)[2],
+                         {"error": "malformed cursor", "param": "cursor"})
+
+    def test_token_alone(self):
+        base = "/paged/token-alone/events"
+        _, _, doc = self.c.call("GET", base + "?limit=10&supplier_id=SUP-1&sort=updated_at&q=")
+        self.assertEqual(len(doc["data"]), 10)
+        tok = doc["next_page_token"]
+        self.assertIsNotNone(tok)
+        for extra in ("&supplier_id=SUP-1", "&sort=updated_at", "&q=", "&cursor=x"):
+            _, _, err = self.c.call("GET", base + "?page_token=" + tok + extra, expect=400)
+            self.assertEqual(err, {"error": "page_token must be sent alone"})
+        self.assertEqual(self.c.call("GET", base + "?limit=7&page_token=" + tok)[2]["data"][0]["id"],
+                         self.truth()[10]["id"])
+        self.assertEqual(self.c.call("GET", base + "?page_token=" + tok)[2]["data"][0]["id"], self.truth()[10]["id"])
+        # an empty page_token counts as absent: a first page
+        self.assertEqual(self.c.call("GET", base + "?page_token=&x=1")[2]["data"][0]["id"], self.truth()[0]["id"])
+
+    def test_next_url_absolute_and_relative(self):
+        _, pages = self.c.walk("next-url-abs", 50)
+        for pg in pages[:-1]:
+            self.assertTrue(pg["body"]["links"]["next"].startswith(self.portal.url + "/paged/next-url-abs/events?after="))
+        self.assertIsNone(pages[-1]["body"]["links"]["next"])
+        _, pages = self.c.walk("next-url-rel", 50)
+        forms = [pg["body"]["links"]["next"] for pg in pages[:-1]]
+        kinds = [("path" if f.startswith("/paged/next-url-rel/events?after=") else
+                  "query" if f.startswith("?after=") else "relpath" if f.startswith("events?after=") else f)
+                 for f in forms]
+        self.assertEqual(kinds[:3], ["path", "query", "relpath"])
+        self.assertEqual(set(kinds), {"path", "query", "relpath"})
+        self.assertTrue(all("&limit=50" in f for f in forms))
+
+    def test_link_header(self):
+        truth = self.truth()
+        recs, pages = self.c.walk("link", 40)
+        self.assertEqual(len(pages), -(-len(truth) // 40))
+        shapes, orders = set(), set()
+        for i, pg in enumerate(pages):
+            self.assertIsInstance(pg["body"], list)
+            value = pg["_headers"]["Link"]
+            links = parse_link(value)
+            self.assertEqual(set(links), {"first", "last"} | ({"next"} if i < len(pages) - 1 else set()))
+            order, quoted = link_shape(value)
+            orders.add(order)
+            shapes.update(quoted)
+            for rel, uri in links.items():
+                self.assertTrue(uri.startswith(self.portal.url + "/paged/link/events?") or
+                                uri.startswith("/paged/link/events?"), uri)
+        self.assertGreaterEqual(len(orders), 3)           # next/first/last in varying order
+        self.assertEqual(shapes, {True, False})           # rel="next" and rel=next
+        # first and last lead to the first and the final page
+        links = parse_link(pages[3]["_headers"]["Link"])
+        _, h, doc = self.c.call("GET", self.c.rel(urllib.parse.urljoin(self.portal.url + pages[3]["_path"],
+                                                                       links["first"])))
+        self.assertEqual(doc, truth[:40])
+        _, h, doc = self.c.call("GET", self.c.rel(urllib.parse.urljoin(self.portal.url + pages[3]["_path"],
+                                                                       links["last"])))
+        self.assertEqual(doc, truth[(len(truth) - 1) // 40 * 40:])
+        self.assertNotIn("next", parse_link(h["Link"]))
+        # the parser copes with the forms used
+        self.assertEqual(parse_link('<a,b>; rel="next last", </x>;rel=first'),
+                         {"next": "a,b", "last": "a,b", "first": "/x"})
+
+    def test_offset_styles(self):
+        truth = self.truth()
+        n = len(truth)
+        for style, first in (("offset", 0), ("offset1", 1)):
+            with self.subTest(style=style):
+                base = "/paged/%s/events" % style
+                _, _, doc = self.c.call("GET", base + "?offset=%d&limit=5" % (first + 3))
+                self.assertEqual((doc["items"], doc["total"]), (truth[3:8], n))
+                _, _, doc = self.c.call("GET", base + "?offset=%d&limit=50" % (first + n - 10))
+                self.assertEqual(doc["items"], truth[-10:])
+                self.assertEqual(self.c.call("GET", base + "?offset=%d" % (first + n))[2], {"items": [], "total": n})
+                self.assertEqual(self.c.call("GET", base + "?offset=%d" % (first - 1), expect=400)[2]["param"], "offset")
+                self.assertEqual(self.c.call("GET", base + "?offset=%d" % (first + 10000))[2]["items"], [])
+                self.assertEqual(self.c.call("GET", base + "?offset=%d" % (first + 10001), expect=400)[2],
+                                 {"error": "offset too large"})
+        self.assertEqual(self.portal.post("/_control/paged", {"max_offset": 300})["max_offset"], 300)
+        self.assertEqual(self.c.call("GET", "/paged/offset/events?offset=300&limit=10")[2]["items"], truth[300:310])
+        self.assertEqual(self.c.call("GET", "/paged/offset/events?offset=301", expect=400)[2],
+                         {"error": "offset too large"})
+        self.assertEqual(self.c.call("GET", "/paged/offset1/events?offset=302", expect=400)[2],
+                         {"error": "offset too large"})
+        with self.assertRaisesRegex(AssertionError, "offset too large"):
+            self.c.walk("offset", 100)
+        self.assertEqual(self.portal.get("/paged/offset/events?offset=abc")[0], 400)
+
+    def test_page_style(self):
+        truth = self.truth()
+        _, _, doc = self.c.call("GET", "/paged/page/events?page=3&per_page=30")
+        self.assertEqual((doc["results"], doc["total_pages"]), (truth[60:90], -(-len(truth) // 30)))
+        _, _, doc = self.c.call("GET", "/paged/page/events")
+        self.assertEqual((len(doc["results"]), doc["total_pages"]), (100, 7))
+        self.assertEqual(self.c.call("GET", "/paged/page/events?page=8")[2], {"results": [], "total_pages": 7})
+        for q in ("page=0", "page=x", "per_page=0", "per_page=1001"):
+            self.assertEqual(self.portal.get("/paged/page/events?" + q)[0], 400, q)
+
+    def test_last_id_and_flags(self):
+        by_id = sorted(self.truth(), key=lambda r: r["id"])
+        _, _, doc = self.c.call("GET", "/paged/last-id/events?after_id=EVT-000100&limit=3")
+        self.assertEqual(([r["id"] for r in doc["data"]], doc["has_more"]),
+                         (["EVT-000101", "EVT-000102", "EVT-000103"], True))
+        _, _, doc = self.c.call("GET", "/paged/last-id/events?after_id=EVT-000698&limit=3")
+        self.assertEqual((doc["data"], doc["has_more"]), (by_id[-2:], False))
+        self.assertEqual(self.c.call("GET", "/paged/last-id/events?after_id=EVT-000099x&limit=1")[2]["data"][0]["id"],
+                         "EVT-000100")                    # any id works as a position, present or not
+        _, pages = self.c.walk("flags", 100)
+        self.assertEqual([p["body"]["end_of_stream"] for p in pages], [False] * 6 + [True])
+        final = pages[-1]["body"]
+        self.assertIsNotNone(final["next"])               # a useless token on the final page
+        _, _, doc = self.c.call("GET", "/paged/flags/events?cursor=" + final["next"])
+        self.assertEqual((doc["data"], doc["end_of_stream"]), ([], True))
+        self.assertIsNotNone(doc["next"])
+
+    def test_limit_header(self):
+        base = "/paged/limit-header/events"
+        _, h, doc = self.c.call("GET", base + "?limit=5", headers={"X-Page-Size": "12"})
+        self.assertEqual((len(doc["data"]), h["X-Page-Size"]), (12, "12"))
+        _, h, doc = self.c.call("GET", base + "?limit=5")
+        self.assertEqual((len(doc["data"]), h["X-Page-Size"]), (100, "100"))
+        _, _, doc = self.c.call("GET", base + "?limit=nonsense", headers={"X-Page-Size": "3"})
+        self.assertEqual(len(doc["data"]), 3)
+        for bad in ("0", "1001", "ten"):
+            _, _, err = self.c.call("GET", base, headers={"X-Page-Size": bad}, expect=400)
+            self.assertEqual(err["param"], "X-Page-Size")
+
+    def test_since_ties_and_incremental_polling(self):
+        truth = self.truth()
+        run_ts = truth[0]["updated_at"]
+        self.assertEqual(sum(r["updated_at"] == run_ts for r in truth), 250)
+        # inclusive lower bound: the whole 250-record run, straddling 3 pages of 100
+        recs, pages = self.c.walk("since", 100, first="/paged/since/events?updated_after=%s&limit=100" % run_ts)
+        self.assertEqual(recs, truth)
+        self.assertEqual([p["body"]["data"][-1]["updated_at"] for p in pages[:2]], [run_ts, run_ts])
+        # a bound in the middle of the data, written with an offset (percent-encoded and raw)
+        second = truth[250]["updated_at"]             # the one-record run after the first big one
+        t = calendar.timegm(time.strptime(second, "%Y-%m-%dT%H:%M:%SZ")) + 3600
+        local = time.strftime("%Y-%m-%dT%H:%M:%S+01:00", time.gmtime(t))
+        for enc in (urllib.parse.quote(local, safe=""), local):
+            recs, _ = self.c.walk("since", 37, first="/paged/since/events?limit=37&updated_after=" + enc)
+            self.assertEqual(recs, truth[250:])
+        # a bound one second after a run's timestamp excludes that run
+        t = calendar.timegm(time.strptime(second, "%Y-%m-%dT%H:%M:%SZ")) + 1
+        recs, _ = self.c.walk("since", 100, first="/paged/since/events?updated_after=" +
+                              time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)))
+        self.assertEqual(recs, truth[251:])
+        # incremental polling with the high-water mark: the last run comes again (ties), then new records
+        hw = truth[-1]["updated_at"]
+        again, _ = self.c.walk("since", 20, first="/paged/since/events?limit=20&updated_after=" + hw)
+        self.assertEqual(again, [r for r in truth if r["updated_at"] == hw])
+        self.assertEqual(len(again), 33)
+        new = self.portal.post("/_control/append", {"dataset": "fsma", "count": 300})["ids"]
+        recs, pages = self.c.walk("since", 100, first="/paged/since/events?limit=100&updated_after=" + hw)
+        self.assertEqual([r["id"] for r in recs], [r["id"] for r in again] + sorted(new))
+        # the cursor keeps its bound: a different updated_after with it is refused; a bad bound too
+        tok = pages[0]["body"]["next_cursor"]
+        self.assertEqual(self.c.call("GET", "/paged/since/events?cursor=%s&updated_after=%s" % (tok, run_ts),
+                                     expect=400)[2]["error"], "updated_after does not match the cursor")
+        self.assertEqual(self.c.call("GET", "/paged/since/events?cursor=" + tok)[2]["data"][0]["id"], recs[100]["id"])
+        for bad in ("yesterday", "2026-03-01T00:00:00", "2026-13-01T00:00:00Z"):
+            self.assertEqual(self.c.call("GET", "/paged/since/events?updated_after=" + bad, expect=400)[2]["param"],
+                             "updated_after")
+
+    def test_since_horizon(self):
+        truth = self.truth()
+        _, h, doc = self.c.call("GET", "/paged/since-horizon/events?limit=1000")
+        self.assertEqual(doc["data"], truth[:-33])         # the newest run is within the horizon
+        first = self.portal.post("/_control/append", {"dataset": "fsma", "count": 3})["ids"]
+        recs, _ = self.c.walk("since-horizon", 1000)
+        self.assertEqual(recs, truth)
+        second = self.portal.post("/_control/append", {"dataset": "fsma", "count": 2})["ids"]
+        recs, pages = self.c.walk("since-horizon", 1000)
+        self.assertEqual([r["id"] for r in recs[-3:]], first)
+        self.assertFalse(set(second) & {r["id"] for r in recs})
+        self.assertEqual(pages[0]["_headers"]["X-Horizon"], recs[-1]["updated_at"])
+        self.portal.post("/_control/paged", {"horizon_seconds": 0})
+        self.assertEqual([r["id"] for r in self.c.walk("since-horizon", 1000)[0][-2:]], second)
+
+    def test_expired_cursors(self):
+        tokens = {
+            "cursor-body": lambda: self.c.call("POST", "/paged/cursor-body/events", body={"limit": 5})[2]["next_cursor"],
+            "token-alone": lambda: self.c.call("GET", "/paged/token-alone/events?limit=5")[2]["next_page_token"],
+            "flags": lambda: self.c.call("GET", "/paged/flags/events?limit=5")[2]["next"],
+            "since": lambda: self.c.call("GET", "/paged/since/events?limit=5")[2]["next_cursor"],
+        }
+        paths = {"cursor-body": None, "token-alone": "/paged/token-alone/events?page_token=%s",
+                 "flags": "/paged/flags/events?cursor=%s", "since": "/paged/since/events?cursor=%s"}
+
+        def use(style, tok, expect):
+            if style == "cursor-body":
+                return self.c.call("POST", "/paged/cursor-body/events", body={"cursor": tok}, expect=expect)[2]
+            return self.c.call("GET", paths[style] % tok, expect=expect)[2]
+        old = {s: f() for s, f in tokens.items()}
+        nxt = self.c.call("GET", "/paged/next-url-abs/events?limit=5")[2]["links"]["next"]
+        s = self.portal.post("/_control/paged", {"expire_cursors": True})
+        self.assertEqual((s["cursor_epoch"], s["expired_before"], s["expire_status"]), (1, 1, 410))
+        for style, tok in old.items():
+            self.assertEqual(use(style, tok, 410), {"error": "cursor expired"})
+        self.assertEqual(self.c.call("GET", self.c.rel(nxt), expect=410)[2], {"error": "cursor expired"})
+        fresh = {s: f() for s, f in tokens.items()}       # new walks work, their tokens too
+        for style, tok in fresh.items():
+            use(style, tok, 200)
+        self.assertEqual(len(self.c.walk("link", 200)[0]), 700)
+        self.portal.post("/_control/paged", {"expire_cursors": True, "expire_status": 400})
+        for style, tok in fresh.items():
+            self.assertEqual(use(style, tok, 400), {"error": "cursor expired"})
+        self.assertEqual(self.c.call("GET", "/paged/token-alone/events?page_token=" + old["token-alone"],
+                                     expect=400)[2], {"error": "cursor expired"})
+        # reset: back to epoch 0 and status 410
+        self.portal.post("/_control/reset", {})
+        self.assertEqual(self.portal.control("/_control/paged")["expire_status"], 410)
+        for bad in ({"expire_status": 418}, {"max_offset": -1}, {"tie_run": "x"}, {"horizon_seconds": True}):
+            status, _, _ = self.portal.req("POST", "/_control/paged", body=json.dumps(bad).encode(), token=None)
+            self.assertEqual(status, 400, bad)
+
+    def test_snapshot_and_remove(self):
+        def snap():
+            _, h, doc = self.c.call("GET", "/paged/snapshot/grants")
+            return doc
+        truth = [r["record"] for r in self.portal.dataset("grants")]
+        doc = snap()
+        self.assertEqual((doc["grants"], doc["count"]), (truth, 250))
+        removed = self.portal.post("/_control/remove", {"dataset": "grants", "count": 3})["ids"]
+        self.assertEqual(len(set(removed)), 3)
+        doc = snap()
+        self.assertEqual(doc["count"], 247)
+        self.assertEqual(doc["grants"], [r for r in truth if r["grant_id"] not in removed])
+        # the choice is deterministic: the same after a reset; a second call picks others
+        again = self.portal.post("/_control/remove", {"dataset": "grants", "count": 3})["ids"]
+        self.assertFalse(set(again) & set(removed))
+        self.portal.post("/_control/reset", {})
+        self.assertEqual(self.portal.post("/_control/remove", {"dataset": "grants", "count": 3})["ids"], removed)
+        # by id; unknown ids are skipped; the regular endpoint and the dataset agree
+        self.assertEqual(self.portal.post("/_control/remove", {"dataset": "grants",
+                                                               "ids": [truth[0]["grant_id"], "nope"]})["ids"],
+                         [truth[0]["grant_id"]])
+        recs, _ = self.portal.walk("grants", 100)
+        self.assertEqual(recs, snap()["grants"])
+        self.assertEqual(len(recs), 246)
+        # mutate shows in the snapshot (moved to the end, status flipped)
+        m = self.portal.post("/_control/mutate", {"dataset": "grants", "count": 1})["ids"]
+        self.assertEqual(snap()["grants"][-1]["grant_id"], m[0])
+        status, _, _ = self.portal.req("POST", "/_control/remove", body=b'{"dataset":"nope"}', token=None)
+        self.assertEqual(status, 400)
+
+    def test_faults_apply_to_paged(self):
+        self.portal.post("/_control/faults", {"rules": [{"path_prefix": "/paged/", "nth": 2, "status": 503,
+                                                         "retry_after": 1}]})
+        self.assertEqual(self.portal.get("/paged/offset/events")[0], 200)
+        status, h, _ = self.portal.get("/paged/offset/events")
+        self.assertEqual((status, h["Retry-After"]), (503, "1"))
+        self.assertEqual(self.portal.get("/fsma/v1/events")[0], 200)     # not matched
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -82,7 +82,8 @@ static void test_minimal(void)
         CHECK_STR(s->pagination_type, "none");
         CHECK(s->pagination.ops == &pager_none);
         CHECK_STR(s->pagination.records, "$");
-        CHECK_STR(s->pagination.param, "cursor");
+        /* the parameter's default follows the strategy; none sends none */
+        CHECK(s->pagination.param == NULL);
         CHECK(s->pagination.limit_param == NULL);
         CHECK_INT(s->pagination.limit, 0);
         CHECK_INT(s->commit_pages, 20);
@@ -269,7 +270,7 @@ static const struct {
      2, "sources[0]", "missing required option \"contract\""},
     {"sources:\n  - name: s1\n    request:\n      max_body: 1MiB\n    contract: c\n"
      "contracts: { c: { key: [id], fields: { id: {} } } }\n",
-     4, "sources[0].request", "missing required option \"url\""},
+     2, "s1", "give request.url (an API) or files.dir (a drop directory), exactly one"},
     {"sources:\n  - request: { url: http://x/ }\n    contract: c\n"
      "contracts: { c: { key: [id], fields: { id: {} } } }\n",
      2, "sources[0]", "missing required option \"name\""},
@@ -295,9 +296,9 @@ static const struct {
     {"sources:\n  - name: s1\n    request:\n      url: http://x/\n      auth: { type: kerberos }\n"
      "    contract: c\ncontracts: { c: { key: [id], fields: { id: {} } } }\n",
      5, "sources[0].request.auth.type", "unknown value \"kerberos\"; expected one of: none, bearer, basic, api_key, header, oauth2"},
-    {"sources:\n  - name: s1\n    request: { url: http://x/ }\n    pagination:\n      type: offset\n"
+    {"sources:\n  - name: s1\n    request: { url: http://x/ }\n    pagination:\n      type: scroll\n"
      "    contract: c\ncontracts: { c: { key: [id], fields: { id: {} } } }\n",
-     5, "sources[0].pagination.type", "unknown value \"offset\"; expected one of: cursor, none"},
+     5, "sources[0].pagination.type", "unknown value \"scroll\"; expected one of: none, cursor, next_url, link, offset, page, last_id"},
     {"sources:\n  - name: s1\n    request: { url: http://x/ }\n    contract: c\n"
      "contracts:\n  c:\n    key: [id]\n    fields:\n      id: { type: str }\n",
      9, "contracts.c.fields.id.type", "unknown value \"str\""},
