@@ -1047,9 +1047,9 @@ static cust_code page_ends(const paginate_cfg *cfg, const json_value *body, size
 
 /* A max_offset beyond which the API refuses to page cannot be paged past:
  * the only way to read everything is smaller windows (a narrower range of
- * the incremental field per cycle), which is the engine's job, so the cycle
- * stops here with an error that says so rather than silently dropping the
- * records past the window. */
+ * the incremental field), which is the engine's job: the page ends the
+ * window with window_full set, and the engine starts the next window from
+ * the highest change time seen, or fails saying so. */
 static cust_code offset_parse(const paginate_cfg *cfg, const char *pos, const page_response *rs,
                               page_step *out, struct err *e)
 {
@@ -1075,12 +1075,10 @@ static cust_code offset_parse(const paginate_cfg *cfg, const char *pos, const pa
     if (done)
         return step_done(out, pos, e);
     if (cfg->max_offset > 0 && next > cfg->max_offset) {
-        rc = err_set(e, CUST_EUPSTREAM,
-                     "the next offset %lld exceeds pagination.max_offset %ld: the API refuses to page further; "
-                     "the window must be split on the source's incremental field (a smaller range per cycle) "
-                     "so each window fits within %ld records",
-                     next, cfg->max_offset, cfg->max_offset);
-        goto fail;
+        /* this page is good; the next cannot be asked for */
+        rc = step_done(out, pos, e);
+        out->window_full = 1;
+        return rc;
     }
     snprintf(s, sizeof s, "%lld", next);
     return step_next(out, s, e);

@@ -72,6 +72,10 @@ typedef struct page_step {
     char *next;                /* position of the next page (malloc'd), NULL when done */
     char *resume;              /* position to persist with this page's data
                                   (malloc'd, NULL: keep the stored one) */
+    int window_full;           /* offset: the next page lies past max_offset. This
+                                  page's records are good and done is set; the
+                                  engine splits the window on the incremental
+                                  field, or fails saying so */
 } page_step;
 void page_step_release(page_step *st);
 

@@ -681,6 +681,22 @@ static cust_code poll_files(struct cycle *c, json_doc *doc, buf *text, struct er
     return rc;
 }
 
+/* {since} in a body template: the window's bound as a JSON string, or null. */
+static cust_code expand_since(const char *tmpl, const char *since, buf *out, struct err *e)
+{
+    const char *t = tmpl, *hit;
+    buf_reset(out);
+    while ((hit = strstr(t, "{since}"))) {
+        if (buf_add(out, t, (size_t)(hit - t)) ||
+            (since ? json_write_string(out, since, strlen(since)) : buf_adds(out, "null")))
+            return err_set(e, CUST_ENOMEM, "request body too large");
+        t = hit + 7;
+    }
+    if (buf_adds(out, t))
+        return err_set(e, CUST_ENOMEM, "request body too large");
+    return CUST_OK;
+}
+
 /* What identifies a page request for conditional requests: URL, query and body. */
 static cust_code request_identity(const source_cfg *src, const fetch_page_req *frq, buf *out, struct err *e)
 {
@@ -812,20 +828,8 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
         }
     }
     if (incr && src->body && src->pagination.in == PAGE_IN_BODY) {
-        /* {since} in the body template: the bound as a JSON string, or null */
-        const char *t = src->body, *hit;
-        while ((hit = strstr(t, "{since}"))) {
-            if (buf_add(&bodyt, t, (size_t)(hit - t)) ||
-                (since ? json_write_string(&bodyt, since, strlen(since)) : buf_adds(&bodyt, "null"))) {
-                rc = err_set(e, CUST_ENOMEM, "request body too large");
-                goto done;
-            }
-            t = hit + 7;
-        }
-        if (buf_adds(&bodyt, t)) {
-            rc = err_set(e, CUST_ENOMEM, "request body too large");
+        if ((rc = expand_since(src->body, since, &bodyt, e)))
             goto done;
-        }
         pcfg.body = bodyt.ptr;
     }
     c.clock(c.now);
@@ -1097,6 +1101,56 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
         free(pos);
         pos = step.next;
         step.next = NULL;
+        if (step.done && step.window_full) {
+            /* the API pages no further than max_offset: split the window on
+             * the incremental field, starting the next one at the highest
+             * change time seen (committed above with the watermark) */
+            int64_t since_ms = INT64_MIN;
+            buf b;
+            page_step_release(&step);
+            if (since)
+                timefmt_parse((time_format)src->incremental.format, since, strlen(since), &since_ms);
+            if (!incr) {
+                rc = err_set(e, CUST_EUPSTREAM, "source %s: the next page lies past pagination.max_offset %ld, "
+                             "which the API refuses; configure incremental so custody splits the window on the "
+                             "change-time field", src->name, src->pagination.max_offset);
+                goto done;
+            }
+            if (wm_max == INT64_MIN || wm_max <= since_ms) {
+                rc = err_set(e, CUST_EUPSTREAM, "source %s: more than pagination.max_offset %ld records share "
+                             "the same %s; the window cannot be split further (ask the vendor for a tie "
+                             "breaker, or raise max_offset)", src->name, src->pagination.max_offset,
+                             src->incremental.field);
+                goto done;
+            }
+            buf_init(&b, 256);
+            if (timefmt_format((time_format)src->incremental.format,
+                               wm_max - (src->incremental.inclusive ? 0 : 1), &b)) {
+                buf_release(&b);
+                rc = err_set(e, CUST_ENOMEM, "out of memory");
+                goto done;
+            }
+            free(since);
+            since = buf_take(&b);
+            buf_release(&b);
+            if (src->body && src->pagination.in == PAGE_IN_BODY) {
+                if ((rc = expand_since(src->body, since, &bodyt, e)))
+                    goto done;
+                pcfg.body = bodyt.ptr;
+            }
+            /* the new window's bound is stored before its first page, so
+             * a crash inside it resumes with the same bound */
+            c.clock(c.now);
+            if ((rc = st->ops->begin(st, e)))
+                goto done;
+            in_tx = 1;
+            if ((rc = st->ops->kv_put(st, src->name, "window_since", since, e)) || (rc = st->ops->commit(st, e)))
+                goto done;
+            in_tx = 0;
+            free(pos);
+            pos = NULL;
+            continue;
+        }
         if (step.done) {
             page_step_release(&step);
             break;

@@ -565,7 +565,16 @@ def paged_answer(state, style, req):
         pos = off - 1 if one else off
         if pos > ps["max_offset"]:
             raise PagedError(400, {"error": "offset too large"})
-        return 200, {"items": recs[pos:pos + limit], "total": n}, {}
+        # optional incremental filter (inclusive), so a client can split a
+        # window that max_offset would otherwise cut off
+        lo, ua = 0, q.get("updated_after")
+        if ua:
+            try:
+                lo = bisect.bisect_left(keys, (parse_since(ua), ""))
+            except (ValueError, OverflowError, OSError):
+                raise PagedError(400, {"error": "updated_after must be an ISO 8601 time with Z or an offset",
+                                       "param": "updated_after"})
+        return 200, {"items": recs[lo + pos:lo + pos + limit], "total": n - lo}, {}
 
     if style == "page":
         page = int_param("page", q.get("page"), 1, 1 << 62, 1, "page must be an integer >= 1")

@@ -458,8 +458,9 @@ static const struct {
     /* max_offset: the next offset is past what the API serves */
     {"offset", {.limit = 4, .max_offset = 10}, "6", "{\"data\":[1,2,3,4]}", NULL, NULL, CUST_OK, 4, MORE, "10", "10",
      NULL, NULL},
-    {"offset", {.limit = 2, .max_offset = 10}, "9", "{\"data\":[1,2]}", NULL, NULL, CUST_EUPSTREAM, 0, 0, NULL, NULL,
-     "max_offset", "split"},
+    /* the page is kept, the window ends (window_full): the engine splits it */
+    {"offset", {.limit = 2, .max_offset = 10}, "9", "{\"data\":[1,2]}", NULL, NULL, CUST_OK, 2, DONE, NULL, "9", NULL,
+     NULL},
     {"offset", {.limit = 2, .max_offset = 10}, "9", "{\"data\":[1]}", NULL, NULL, CUST_OK, 1, DONE, NULL, "9", NULL,
      NULL},
     {"offset", {.limit = 2}, NULL, "{\"rows\":[]}", NULL, NULL, CUST_EUPSTREAM, 0, 0, NULL, NULL, "$.data", "nothing"},
@@ -625,6 +626,29 @@ static const struct {
     /* a token that is not UTF-8 cannot make JSON */
     {"{\"c\":{cursor}}", "\xff", 0, 0, CUST_ECONFIG, "does not expand to JSON"},
 };
+
+static void test_window_full(void)
+{
+    paginate_cfg cfg;
+    page_step st;
+    page_response rs;
+    json_doc *d = json_doc_new();
+    struct err e = {0};
+    memset(&cfg, 0, sizeof cfg);
+    cfg.ops = &pager_offset;
+    cfg.records = "$.data";
+    cfg.param = "offset";
+    cfg.limit = 2;
+    cfg.max_offset = 10;
+    rs = (page_response){json_parse(d, "{\"data\":[1,2]}", 14, NULL, NULL), NULL, NULL};
+    CHECK_INT(cfg.ops->parse(&cfg, "9", &rs, &st, &e), CUST_OK);
+    CHECK(st.window_full && st.done && !st.next);
+    page_step_release(&st);
+    CHECK_INT(cfg.ops->parse(&cfg, "6", &rs, &st, &e), CUST_OK);
+    CHECK(!st.window_full && !st.done);
+    page_step_release(&st);
+    json_doc_free(d);
+}
 
 static void test_expand_body(void)
 {
@@ -1162,6 +1186,7 @@ int main(void)
     test_urlencode();
     test_parses();
     test_expand_body();
+    test_window_full();
     test_resolve_url();
     test_link_next();
     test_checks();
