@@ -15,8 +15,10 @@ static const command commands[] = {
      "run one poll cycle of the named (or all) sources"},
     {"records", cmd_records, "records [-c FILE] SOURCE [KEY] [--history] [--json]",
      "show stored records (latest versions, or every version with --history)"},
-    {"quarantine", cmd_quarantine, "quarantine [-c FILE] list [SOURCE] | show ID [--json]",
-     "review records that failed their contract"},
+    {"quarantine", cmd_quarantine, "quarantine [-c FILE] list [SOURCE] | show ID [--json]\n"
+     "        | replay ID...|--all [SOURCE] [--dry-run] | resolve ID --reason TEXT",
+     "review records that failed their contract; re-validate them under the current contract\n"
+     "      and ingest what passes now, or close one with a reason (both audited)"},
     {"audit", cmd_audit, "audit [-c FILE] verify [--key PUB] | checkpoint | export [-o FILE]\n"
      "        | prove SOURCE KEY [--version N] | consistency A B",
      "verify the log, checkpoints (and signatures) and every record's content hash; record a\n"

@@ -5,6 +5,8 @@
 
 #include "cmd.h"
 #include "core/json.h"
+#include "engine/poll.h"
+#include "engine/replay.h"
 
 struct ctx {
     int json, show;
@@ -60,11 +62,116 @@ static int row(void *ud, const store_row *r)
     return 0;
 }
 
-int cmd_quarantine(cli *c, int argc, char **argv)
+static void replay_line(void *ud, int64_t id, const char *source, int passed, const char *errors)
+{
+    cli *c = ud;
+    if (c->json) {
+        printf("{\"id\":%lld,\"source\":", (long long)id);
+        cmd_json_string(stdout, source, strlen(source));
+        printf(",\"passes\":%s", passed ? "true" : "false");
+        if (!passed && errors)
+            printf(",\"errors\":%s", errors);
+        puts("}");
+    } else if (!c->quiet) {
+        char first[256] = "";
+        if (!passed && errors)
+            first_error(errors, strlen(errors), first, sizeof first);
+        printf("%-6lld %-20s %s%s\n", (long long)id, source, passed ? "passes now" : "still fails: ", first);
+    }
+}
+
+/* quarantine replay [ID...|--all [SOURCE]] [--dry-run] and resolve ID --reason TEXT */
+static int replay_or_resolve(cli *c, int n, char **argv)
 {
     config *cfg = NULL;
     store *st = NULL;
-    int rc, n = cmd_parse_common(c, "quarantine", argc, argv, NULL);
+    struct err e = {0};
+    int rc, all = 0, dry = 0;
+    const char *reason = NULL, *source = NULL;
+    int64_t *ids = calloc((size_t)n + 1, sizeof *ids);
+    size_t nids = 0;
+    char now[32];
+    if (!ids)
+        return 3;
+    for (int i = 2; i < n; i++) {
+        char *end;
+        long long v;
+        if (!strcmp(argv[i], "--all")) {
+            all = 1;
+        } else if (!strcmp(argv[i], "--dry-run")) {
+            dry = 1;
+        } else if (!strcmp(argv[i], "--reason") && i + 1 < n) {
+            reason = argv[++i];
+        } else {
+            errno = 0;
+            v = strtoll(argv[i], &end, 10);
+            if (*end || errno || v <= 0) {
+                if (all && !source) {
+                    source = argv[i];
+                    continue;
+                }
+                free(ids);
+                return cmd_usage("quarantine", "\"%s\" is not a quarantine ID (a positive number)", argv[i]);
+            }
+            ids[nids++] = v;
+        }
+    }
+    if (!strcmp(argv[1], "resolve")) {
+        if (nids != 1 || !reason || !*reason || all || dry) {
+            free(ids);
+            return cmd_usage("quarantine", "use: quarantine resolve ID --reason TEXT (the reason goes into the "
+                                           "audit log)");
+        }
+    } else if ((nids > 0) == all) {
+        free(ids);
+        return cmd_usage("quarantine", "use: quarantine replay ID... | --all [SOURCE]  [--dry-run]");
+    }
+    if ((rc = cmd_load_config(c, &cfg)) || (rc = cmd_open_store(cfg, &st)))
+        goto out;
+    poll_clock_real(now);
+    if (!strcmp(argv[1], "resolve")) {
+        buf d;
+        store_audit a;
+        buf_init(&d, 1 << 20);
+        if (buf_addf(&d, "{\"quarantine_id\":%lld,\"reason\":", (long long)ids[0]) ||
+            json_write_string(&d, reason, strlen(reason)) || buf_addc(&d, '}')) {
+            buf_release(&d);
+            rc = 3;
+            goto out;
+        }
+        a = (store_audit){now, c->actor, "quarantine.resolve", "", "", d.ptr, "operator"};
+        if (st->ops->begin(st, &e) || st->ops->quarantine_set_status(st, ids[0], "resolved", c->actor, now, reason, &e) ||
+            st->ops->audit_append(st, &a, NULL, &e) || st->ops->commit(st, &e)) {
+            st->ops->rollback(st);
+            rc = cmd_fail(&e);
+        } else if (!c->quiet) {
+            printf("quarantine entry %lld resolved\n", (long long)ids[0]);
+        }
+        buf_release(&d);
+    } else {
+        replay_report r;
+        if (replay_run(cfg, st, ids, nids, source, dry, c->actor, now, replay_line, c, &r, &e)) {
+            rc = cmd_fail(&e);
+            goto out;
+        }
+        if (!c->json)
+            printf("replay%s: %ld examined, %ld pass under the current contract (%ld stored, %ld already stored), "
+                   "%ld still fail%s\n", dry ? " (dry run)" : "", r.examined, r.passed, r.ingested, r.duplicates,
+                   r.failing, dry ? "; run without --dry-run to ingest them" : "");
+    }
+out:
+    free(ids);
+    store_close(st);
+    config_free(cfg);
+    return rc;
+}
+
+int cmd_quarantine(cli *c, int argc, char **argv)
+{
+    static const char *const flags[] = {"--all", "--dry-run", "--reason", NULL};
+    config *cfg = NULL;
+    store *st = NULL;
+    int rc, n = cmd_parse_common(c, "quarantine", argc, argv, flags);
     struct ctx ctx = {0};
     struct err e = {0};
     const char *source = NULL;
@@ -72,7 +179,9 @@ int cmd_quarantine(cli *c, int argc, char **argv)
     if (n < 0)
         return 2;
     if (n < 2)
-        return cmd_usage("quarantine", "say list or show ID");
+        return cmd_usage("quarantine", "say list, show ID, replay or resolve");
+    if (!strcmp(argv[1], "replay") || !strcmp(argv[1], "resolve"))
+        return replay_or_resolve(c, n, argv);
     if (!strcmp(argv[1], "list")) {
         if (n > 3)
             return cmd_usage("quarantine", "list takes at most a source name");
@@ -87,7 +196,7 @@ int cmd_quarantine(cli *c, int argc, char **argv)
             return cmd_usage("quarantine", "\"%s\" is not a quarantine ID (a positive number)", argv[2]);
         ctx.show = 1;
     } else {
-        return cmd_usage("quarantine", "unknown action \"%s\"; use list or show", argv[1]);
+        return cmd_usage("quarantine", "unknown action \"%s\"; use list, show, replay or resolve", argv[1]);
     }
     if ((rc = cmd_load_config(c, &cfg)))
         return rc;

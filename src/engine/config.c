@@ -990,6 +990,8 @@ static cust_code load_table(struct loader *L, const struct otab *t, void *obj, y
 
 /* ---- semantic checks ---------------------------------------------------- */
 
+static void print_table(FILE *out, const struct otab *t, const void *obj, int ind, int first_dash);
+
 static cust_code check_source(struct loader *L, config *c, source_cfg *s, size_t idx)
 {
     struct err *e = L->e;
@@ -1182,6 +1184,19 @@ static cust_code check_source(struct loader *L, config *c, source_cfg *s, size_t
     for (size_t j = 0; j < c->ncontracts; j++)
         if (strcmp(c->contracts[j].name, s->contract_name) == 0)
             s->contract = &c->contracts[j];
+    if (s->contract) {
+        /* the contract's effective form, printed by the option table, names
+         * exactly the rules a record was judged by */
+        char *text = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&text, &len);
+        if (!m)
+            return err_set(e, CUST_ENOMEM, "out of memory");
+        print_table(m, &contract_tab, s->contract, 0, 0);
+        fclose(m);
+        jcs_sha256_hex(text ? text : "", len, s->contract_hash);
+        free(text);
+    }
     if (!s->contract)
         return err_set(e, CUST_ECONFIG, "%s:%d: %s.contract: no contract named \"%s\" under contracts",
                        f, s->line, s->name, s->contract_name);

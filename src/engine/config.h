@@ -114,6 +114,7 @@ typedef struct source_cfg {
     paginate_cfg pagination;
     char *contract_name;
     const contract *contract; /* resolved; points into config.contracts */
+    char contract_hash[65];   /* SHA-256 of the contract's effective form: which rules judged a record */
     long commit_pages;    /* pages per transaction (group commit) */
     long max_pages;       /* per cycle; 0 = unbounded */
     int line;

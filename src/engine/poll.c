@@ -205,7 +205,7 @@ static cust_code one_record(struct cycle *c, const json_value *raw, const char *
             return rc;
         jcs_sha256_hex(c->scratch.ptr, c->scratch.len, hash);
         r = (store_record){c->src->name, buf_str(&c->key), hash, c->scratch.ptr, c->scratch.len,
-                           raw_hash, c->now, request_id, c->sum->cycle, c->cfg->hash};
+                           raw_hash, c->now, request_id, c->sum->cycle, c->cfg->hash, c->src->contract_hash};
         if ((rc = c->st->ops->record_put(c->st, &r, &out, &version, e)))
             return rc;
         if (c->track_seen) {
@@ -223,8 +223,9 @@ static cust_code one_record(struct cycle *c, const json_value *raw, const char *
         else
             c->sum->new_versions++;
         buf_reset(&c->detail);
-        if (buf_addf(&c->detail, "{\"hash\":\"%s\",\"raw_hash\":\"%s\",\"request\":\"%s\",\"version\":%lld}",
-                     hash, raw_hash, request_id, (long long)version))
+        if (buf_addf(&c->detail, "{\"contract\":\"%s\",\"hash\":\"%s\",\"raw_hash\":\"%s\",\"request\":\"%s\","
+                                 "\"version\":%lld}",
+                     c->src->contract_hash, hash, raw_hash, request_id, (long long)version))
             return err_set(e, CUST_ENOMEM, "out of memory");
         return audit(c, out == STORE_NEW ? "record.new" : "record.version", buf_str(&c->key),
                      c->detail.ptr, e);
@@ -244,7 +245,7 @@ static cust_code one_record(struct cycle *c, const json_value *raw, const char *
         else
             memcpy(recon, raw_hash, sizeof recon);
         r = (store_reject){c->src->name, recon, raw_text, raw_len, buf_str(&c->errors),
-                           c->now, request_id, c->sum->cycle};
+                           c->now, request_id, c->sum->cycle, c->src->contract_hash};
         if ((rc = c->st->ops->reject_put(c->st, &r, &out, &id, e)))
             return rc;
         c->sum->quarantined++;
@@ -255,9 +256,9 @@ static cust_code one_record(struct cycle *c, const json_value *raw, const char *
         {
             char errors_hash[65];
             jcs_sha256_hex(c->errors.ptr ? c->errors.ptr : "", c->errors.len, errors_hash);
-            if (buf_addf(&c->detail, "{\"errors\":%d,\"errors_hash\":\"%s\",\"quarantine_id\":%lld,"
+            if (buf_addf(&c->detail, "{\"contract\":\"%s\",\"errors\":%d,\"errors_hash\":\"%s\",\"quarantine_id\":%lld,"
                                      "\"raw_hash\":\"%s\",\"request\":\"%s\"}",
-                         n, errors_hash, (long long)id, raw_hash, request_id))
+                         c->src->contract_hash, n, errors_hash, (long long)id, raw_hash, request_id))
                 return err_set(e, CUST_ENOMEM, "out of memory");
         }
         return audit(c, "record.rejected", recon, c->detail.ptr, e);
@@ -402,12 +403,13 @@ static cust_code snapshot_finish(struct cycle *c, const char *request_id, int *u
         if (seen_has(c, l.keys[i]))
             continue;
         r = (store_record){c->src->name, l.keys[i], nullhash, "null", 4, nullhash, c->now, request_id,
-                           c->sum->cycle, c->cfg->hash};
+                           c->sum->cycle, c->cfg->hash, c->src->contract_hash};
         if ((rc = c->st->ops->record_put(c->st, &r, &out, &version, e)))
             break;
         buf_reset(&c->detail);
-        if (buf_addf(&c->detail, "{\"hash\":\"%s\",\"raw_hash\":\"%s\",\"request\":\"%s\",\"version\":%lld}",
-                     nullhash, nullhash, request_id, (long long)version)) {
+        if (buf_addf(&c->detail, "{\"contract\":\"%s\",\"hash\":\"%s\",\"raw_hash\":\"%s\",\"request\":\"%s\","
+                                 "\"version\":%lld}",
+                     c->src->contract_hash, nullhash, nullhash, request_id, (long long)version)) {
             rc = err_set(e, CUST_ENOMEM, "out of memory");
             break;
         }

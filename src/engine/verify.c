@@ -145,7 +145,7 @@ static int audit_row(void *ud, const store_row *row)
     if ((!strcmp(a.action, "poll.end") || !strcmp(a.action, "audit.checkpoint")) && !v->ckp_here)
         return fail(v, (long)seq, "audit entry %lld (%s) has no checkpoint at tree size %lld: a checkpoint was "
                     "deleted", seq, a.action, seq);
-    if (!strcmp(a.action, "poll.start")) {
+    if (!strcmp(a.action, "poll.start") || !strcmp(a.action, "replay.start")) {
         json_doc *d = json_doc_new();
         json_value *j = d ? json_parse(d, a.detail, strlen(a.detail), NULL, NULL) : NULL;
         json_value *h = j ? json_get(j, "config_hash") : NULL;
@@ -175,11 +175,13 @@ static int audit_row(void *ud, const store_row *row)
         json_value *j = d ? json_parse(d, a.detail, strlen(a.detail), NULL, NULL) : NULL;
         json_value *h = j ? json_get(j, "hash") : NULL, *rh = j ? json_get(j, "raw_hash") : NULL;
         json_value *rq = j ? json_get(j, "request") : NULL, *n = j ? json_get(j, "version") : NULL;
+        json_value *ch = j ? json_get(j, "contract") : NULL;
         int bad = !h || !n || !rh || !rq || h->type != JSON_STRING || n->type != JSON_NUMBER ||
-                  rh->type != JSON_STRING || rq->type != JSON_STRING;
+                  rh->type != JSON_STRING || rq->type != JSON_STRING || (ch && ch->type != JSON_STRING);
         if (!bad) {
-            const char *f[8] = {a.source, a.subject, n->u.str, h->u.str, rh->u.str, rq->u.str, a.cycle_id, a.time};
-            bad = claim_addv(&v->recs, f, 8);
+            const char *f[9] = {a.source, a.subject, n->u.str, h->u.str, rh->u.str, rq->u.str, a.cycle_id, a.time,
+                                ch ? ch->u.str : ""};
+            bad = claim_addv(&v->recs, f, 9);
         }
         json_doc_free(d);
         if (bad)
@@ -191,11 +193,13 @@ static int audit_row(void *ud, const store_row *row)
         json_value *j = d ? json_parse(d, a.detail, strlen(a.detail), NULL, NULL) : NULL;
         json_value *rh = j ? json_get(j, "raw_hash") : NULL, *id = j ? json_get(j, "quarantine_id") : NULL;
         json_value *rq = j ? json_get(j, "request") : NULL, *eh = j ? json_get(j, "errors_hash") : NULL;
+        json_value *ch = j ? json_get(j, "contract") : NULL;
         int bad = !rh || !id || !rq || !eh || rh->type != JSON_STRING || id->type != JSON_NUMBER ||
-                  rq->type != JSON_STRING || eh->type != JSON_STRING;
+                  rq->type != JSON_STRING || eh->type != JSON_STRING || (ch && ch->type != JSON_STRING);
         if (!bad) {
-            const char *f[8] = {a.source, id->u.str, rh->u.str, a.subject, rq->u.str, a.cycle_id, a.time, eh->u.str};
-            bad = claim_addv(&v->rejs, f, 8);
+            const char *f[9] = {a.source, id->u.str, rh->u.str, a.subject, rq->u.str, a.cycle_id, a.time, eh->u.str,
+                                ch ? ch->u.str : ""};
+            bad = claim_addv(&v->rejs, f, 9);
         }
         json_doc_free(d);
         if (bad)
@@ -269,7 +273,7 @@ static int record_row(void *ud, const store_row *row)
     char hex[65];
     const char *src = row->cols[REC_SOURCE], *key = row->cols[REC_KEY], *ver = row->cols[REC_VERSION];
     const char *hash;
-    for (int i = 0; i < REC_NCOLS; i++)
+    for (int i = 0; i < REC_CONTRACT_HASH; i++) /* contract_hash: NULL in stores from before it */
         if (!row->cols[i])
             return fail(v, 0, "a record row has an empty column %d (record %s %s version %s): it was altered "
                         "outside custody", i, src ? src : "?", key ? key : "?", ver ? ver : "?");
@@ -293,10 +297,11 @@ static int record_row(void *ud, const store_row *row)
         hash = hex;
     }
     {
-        const char *f[8] = {src, key, ver, hash, row->cols[REC_RAW_HASH], row->cols[REC_REQUEST_ID],
-                            row->cols[REC_CYCLE], row->cols[REC_FETCHED_AT]};
+        const char *f[9] = {src, key, ver, hash, row->cols[REC_RAW_HASH], row->cols[REC_REQUEST_ID],
+                            row->cols[REC_CYCLE], row->cols[REC_FETCHED_AT],
+                            row->cols[REC_CONTRACT_HASH] ? row->cols[REC_CONTRACT_HASH] : ""};
         const char *cf[2] = {row->cols[REC_CYCLE], row->cols[REC_CONFIG_HASH]};
-        if (!find_claimv(&v->recs, f, 8, 1))
+        if (!find_claimv(&v->recs, f, 9, 1))
             return fail(v, 0, "record %s %s version %s (hash %s) does not match its record.new/record.version "
                         "audit entry (hash, raw hash, request, cycle and time must all agree): it was added or "
                         "altered outside custody", src, key, ver, hash);
@@ -322,9 +327,11 @@ static int quarantine_row(void *ud, const store_row *row)
     jcs_sha256_hex(row->cols[QUA_RAW], row->lens[QUA_RAW], hex);
     jcs_sha256_hex(row->cols[QUA_ERRORS], row->lens[QUA_ERRORS], eh);
     {
-        const char *f[8] = {row->cols[QUA_SOURCE], row->cols[QUA_ID], hex, row->cols[QUA_RECON],
-                            row->cols[QUA_REQUEST_ID], row->cols[QUA_CYCLE], row->cols[QUA_FIRST_SEEN], eh};
-        if (!find_claimv(&v->rejs, f, 8, 1))
+        const char *f[9] = {row->cols[QUA_SOURCE], row->cols[QUA_ID], hex, row->cols[QUA_RECON],
+                            row->cols[QUA_REQUEST_ID], row->cols[QUA_CYCLE], row->cols[QUA_FIRST_SEEN], eh,
+                            row->ncols > QUA_CONTRACT_HASH && row->cols[QUA_CONTRACT_HASH]
+                                ? row->cols[QUA_CONTRACT_HASH] : ""};
+        if (!find_claimv(&v->rejs, f, 9, 1))
             return fail(v, 0, "quarantine entry %s (%s): its raw bytes (sha256 %s), errors, reconciliation key, "
                         "request, cycle or first-seen time do not match its record.rejected audit entry: it was "
                         "added or altered outside custody",

@@ -35,6 +35,7 @@ typedef struct store_record {
     const char *request_id;
     const char *cycle_id;
     const char *config_hash;
+    const char *contract_hash; /* the contract that judged it */
 } store_record;
 
 typedef struct store_reject {
@@ -46,6 +47,7 @@ typedef struct store_reject {
     const char *seen_at;
     const char *request_id;
     const char *cycle_id;
+    const char *contract_hash; /* the contract that rejected it */
 } store_reject;
 
 typedef struct store_audit {
@@ -98,6 +100,9 @@ typedef struct store_ops {
                           const char *at, int64_t *id, struct err *e);
     cust_code (*hold_release)(store *s, int64_t id, const char *reason, const char *actor, const char *at,
                               struct err *e);
+    /* Quarantine lifecycle: status "replayed" or "resolved", by whom, when, why. */
+    cust_code (*quarantine_set_status)(store *s, int64_t id, const char *status, const char *by, const char *at,
+                                       const char *why, struct err *e);
     /* Rows: id, source, key, reason, actor, created_at, released_at, released_by, release_reason. */
     cust_code (*holds_list)(store *s, int active_only, store_row_cb cb, void *ctx, struct err *e);
     cust_code (*kv_get)(store *s, const char *source, const char *key, char **value, struct err *e);
@@ -135,9 +140,9 @@ struct store {
 
 /* Column orders of the listings (documented contract of store_row). */
 enum { REC_SOURCE, REC_KEY, REC_VERSION, REC_HASH, REC_CANONICAL, REC_RAW_HASH, REC_FETCHED_AT,
-       REC_REQUEST_ID, REC_CYCLE, REC_CONFIG_HASH, REC_NCOLS };
+       REC_REQUEST_ID, REC_CYCLE, REC_CONFIG_HASH, REC_CONTRACT_HASH, REC_NCOLS };
 enum { QUA_ID, QUA_SOURCE, QUA_RECON, QUA_RAW, QUA_ERRORS, QUA_FIRST_SEEN, QUA_LAST_SEEN,
-       QUA_TIMES, QUA_STATUS, QUA_REQUEST_ID, QUA_CYCLE, QUA_NCOLS };
+       QUA_TIMES, QUA_STATUS, QUA_REQUEST_ID, QUA_CYCLE, QUA_CONTRACT_HASH, QUA_NCOLS };
 enum { AUD_SEQ, AUD_TIME, AUD_ACTOR, AUD_ACTION, AUD_SOURCE, AUD_SUBJECT, AUD_DETAIL, AUD_CYCLE,
        AUD_LEAF, AUD_NCOLS };
 enum { CKP_SIZE, CKP_ROOT, CKP_TIME, CKP_SIG, CKP_NCOLS };

@@ -15,10 +15,10 @@
 #include "core/json.h"
 #include "core/merkle.h"
 
-#define SCHEMA_VERSION "1"
+#define SCHEMA_VERSION "2"
 
 enum {
-    ST_KV_GET, ST_KV_PUT, ST_KV_DEL, ST_PURGE_MARK, ST_PURGE_REC, ST_HOLD_ADD, ST_HOLD_REL, ST_HEAD, ST_INS_REC, ST_INS_REJ, ST_INS_AUD, ST_SRC_GET, ST_SRC_CUR, ST_SRC_RES, ST_FRONT_PUT,
+    ST_Q_STATUS, ST_KV_GET, ST_KV_PUT, ST_KV_DEL, ST_PURGE_MARK, ST_PURGE_REC, ST_HOLD_ADD, ST_HOLD_REL, ST_HEAD, ST_INS_REC, ST_INS_REJ, ST_INS_AUD, ST_SRC_GET, ST_SRC_CUR, ST_SRC_RES, ST_FRONT_PUT,
     ST_FRONT_DEL, ST_META_PUT, ST_CKP, ST_COUNT
 };
 
@@ -26,9 +26,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_HEAD] = "SELECT version, content_hash FROM records WHERE source=?1 AND key=?2 "
                 "ORDER BY version DESC LIMIT 1",
     [ST_INS_REC] = "INSERT INTO records(source,key,version,content_hash,canonical,raw_hash,"
-                   "fetched_at,request_id,cycle_id,config_hash) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+                   "fetched_at,request_id,cycle_id,config_hash,contract_hash) "
+                   "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
     [ST_INS_REJ] = "INSERT INTO quarantine(source,recon_key,raw,errors,first_seen,last_seen,"
-                   "times_seen,status,request_id,cycle_id) VALUES(?1,?2,?3,?4,?5,?5,1,'open',?6,?7) "
+                   "times_seen,status,request_id,cycle_id,contract_hash) VALUES(?1,?2,?3,?4,?5,?5,1,'open',?6,?7,?8) "
                    "ON CONFLICT(source,recon_key) DO UPDATE SET last_seen=excluded.last_seen, "
                    "times_seen=times_seen+1 RETURNING id, times_seen",
     [ST_INS_AUD] = "INSERT INTO audit(seq,time,actor,action,source,subject,detail,cycle_id,leaf_hash) "
@@ -40,6 +41,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_HOLD_ADD] = "INSERT INTO holds(source, key, reason, actor, created_at) VALUES(?1, ?2, ?3, ?4, ?5)",
     [ST_HOLD_REL] = "UPDATE holds SET released_at=?2, released_by=?3, release_reason=?4 "
                     "WHERE id=?1 AND released_at IS NULL",
+    [ST_Q_STATUS] = "UPDATE quarantine SET status=?2, resolved_by=?3, resolved_at=?4, resolved_why=?5 "
+                    "WHERE id=?1 AND status='open'",
     [ST_KV_GET] = "SELECT v FROM source_kv WHERE source=?1 AND k=?2",
     [ST_KV_PUT] = "INSERT INTO source_kv(source,k,v) VALUES(?1,?2,?3) ON CONFLICT(source,k) DO UPDATE SET v=excluded.v",
     [ST_KV_DEL] = "DELETE FROM source_kv WHERE source=?1 AND k=?2",
@@ -56,7 +59,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                "WHERE NOT EXISTS(SELECT 1 FROM checkpoints WHERE tree_size = ?1)",
 };
 
-static const char schema[] =
+static const char schema_tables[] =
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS sources(name TEXT PRIMARY KEY, cursor TEXT, last_poll_at TEXT,"
     " last_result TEXT, updated_at TEXT);"
@@ -77,7 +80,9 @@ static const char schema[] =
     " time TEXT NOT NULL, signature TEXT);"
     "CREATE TABLE IF NOT EXISTS audit_frontier(level INTEGER PRIMARY KEY, hash TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS source_kv(source TEXT NOT NULL, k TEXT NOT NULL, v TEXT NOT NULL,"
-    " PRIMARY KEY(source, k));"
+    " PRIMARY KEY(source, k));";
+
+static const char schema[] =
     /* History is never overwritten (21 CFR 11.10(e)). */
     "CREATE TABLE IF NOT EXISTS purged(record_id INTEGER PRIMARY KEY, source TEXT NOT NULL,"
     " key TEXT NOT NULL, version INTEGER NOT NULL, purged_at TEXT NOT NULL, actor TEXT NOT NULL,"
@@ -99,7 +104,8 @@ static const char schema[] =
     " AND NEW.id IS OLD.id AND NEW.source IS OLD.source AND NEW.key IS OLD.key"
     " AND NEW.version IS OLD.version AND NEW.content_hash IS OLD.content_hash AND NEW.raw_hash IS OLD.raw_hash"
     " AND NEW.fetched_at IS OLD.fetched_at AND NEW.request_id IS OLD.request_id"
-    " AND NEW.cycle_id IS OLD.cycle_id AND NEW.config_hash IS OLD.config_hash)"
+    " AND NEW.cycle_id IS OLD.cycle_id AND NEW.config_hash IS OLD.config_hash"
+    " AND NEW.contract_hash IS OLD.contract_hash)"
     " BEGIN SELECT RAISE(ABORT, 'custody: records are append-only: a change is a new version'); END;"
     "CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records BEGIN"
     " SELECT RAISE(ABORT, 'custody: records are append-only: use the audited retention purge'); END;"
@@ -239,6 +245,28 @@ static void sq_close(store *base)
     free(s);
 }
 
+/* Bring a store written by an older custody up to SCHEMA_VERSION, inside
+ * the opening transaction. 1 -> 2: the contract hash of records and
+ * rejections. */
+static cust_code migrate(sqlite_store *s, struct err *e)
+{
+    sqlite3_stmt *st;
+    int has = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info('records') WHERE name='contract_hash'", -1, &st,
+                           NULL) != SQLITE_OK)
+        return db_err(s, e, "reading the schema");
+    has = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (!has) {
+        cust_code rc = exec(s, "DROP TRIGGER IF EXISTS records_no_update;"
+                               "ALTER TABLE records ADD COLUMN contract_hash TEXT;"
+                               "ALTER TABLE quarantine ADD COLUMN contract_hash TEXT;", e);
+        if (rc)
+            return rc;
+    }
+    return exec(s, "UPDATE meta SET v='" SCHEMA_VERSION "' WHERE k='schema_version' AND v IN ('1')", e);
+}
+
 static cust_code sq_open(const char *location, unsigned flags, store **out, struct err *e)
 {
     sqlite_store *s = calloc(1, sizeof *s);
@@ -261,7 +289,7 @@ static cust_code sq_open(const char *location, unsigned flags, store **out, stru
         goto fail;
     if ((rc = exec(s, "BEGIN IMMEDIATE", e)))
         goto fail;
-    if ((rc = exec(s, schema, e)) ||
+    if ((rc = exec(s, schema_tables, e)) || (rc = migrate(s, e)) || (rc = exec(s, schema, e)) ||
         (rc = exec(s, "INSERT OR IGNORE INTO meta(k, v) VALUES('schema_version', '" SCHEMA_VERSION "');"
                       "INSERT OR IGNORE INTO meta(k, v) VALUES('frontier_size', '0');", e))) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -455,6 +483,24 @@ static cust_code sq_record_purge(store *base, const char *source, const char *ke
     return CUST_OK;
 }
 
+static cust_code sq_quarantine_set_status(store *base, int64_t id, const char *status, const char *by,
+                                          const char *at, const char *why, struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = stmt(s, ST_Q_STATUS);
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, status);
+    bind_text(st, 3, by);
+    bind_text(st, 4, at);
+    bind_text(st, 5, why);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return db_err(s, e, "updating a quarantine entry");
+    if (sqlite3_changes(s->db) != 1)
+        return err_set(e, CUST_ESTORE, "quarantine entry %lld is not open (already replayed or resolved, or no such "
+                       "id: custody quarantine list shows them)", (long long)id);
+    return CUST_OK;
+}
+
 static cust_code sq_hold_add(store *base, const char *source, const char *key, const char *reason,
                              const char *actor, const char *at, int64_t *id, struct err *e)
 {
@@ -562,6 +608,7 @@ static cust_code sq_record_put(store *base, const store_record *r, store_outcome
     bind_text(st, 8, r->request_id);
     bind_text(st, 9, r->cycle_id);
     bind_text(st, 10, r->config_hash);
+    bind_text(st, 11, r->contract_hash);
     if (sqlite3_step(st) != SQLITE_DONE)
         return db_err(s, e, "storing a record");
     *out = v ? STORE_VERSION : STORE_NEW;
@@ -581,6 +628,7 @@ static cust_code sq_reject_put(store *base, const store_reject *r, store_outcome
     bind_text(st, 5, r->seen_at);
     bind_text(st, 6, r->request_id);
     bind_text(st, 7, r->cycle_id);
+    bind_text(st, 8, r->contract_hash);
     if (sqlite3_step(st) != SQLITE_ROW)
         return db_err(s, e, "storing a rejection");
     *id = sqlite3_column_int64(st, 0);
@@ -706,7 +754,7 @@ static cust_code sq_records_list(store *base, const char *source, const char *ke
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st;
     const char *cols = "source,key,version,content_hash,canonical,raw_hash,fetched_at,request_id,"
-                       "cycle_id,config_hash";
+                       "cycle_id,config_hash,contract_hash";
     char sql[1024];
     if (history)
         snprintf(sql, sizeof sql, "SELECT %s FROM records WHERE (?1 IS NULL OR source=?1) AND "
@@ -730,7 +778,7 @@ static cust_code sq_quarantine_list(store *base, const char *source, int64_t id,
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT id,source,recon_key,raw,errors,first_seen,last_seen,times_seen,"
-                                  "status,request_id,cycle_id FROM quarantine WHERE (?1 IS NULL OR source=?1)"
+                                  "status,request_id,cycle_id,contract_hash FROM quarantine WHERE (?1 IS NULL OR source=?1)"
                                   " AND (?2 IS NULL OR id=?2) ORDER BY id", -1, &st, NULL) != SQLITE_OK)
         return db_err(s, e, "listing quarantine");
     if (source)
@@ -815,6 +863,7 @@ const store_ops store_sqlite_ops = {
     .source_set_result = sq_source_set_result,
     .record_purge = sq_record_purge,
     .hold_add = sq_hold_add,
+    .quarantine_set_status = sq_quarantine_set_status,
     .hold_release = sq_hold_release,
     .holds_list = sq_holds_list,
     .kv_get = sq_kv_get,

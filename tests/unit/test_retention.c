@@ -48,10 +48,10 @@ static void put(store *s, const char *source, const char *id, const char *closeo
         snprintf(canon, sizeof canon, "{\"id\":\"%s\"}", id);
     snprintf(key, sizeof key, "[\"%s\"]", id);
     jcs_sha256_hex(canon, strlen(canon), hash);
-    r = (store_record){source, key, hash, canon, strlen(canon), hash, at, "req-1", "cyc", "cfg"};
+    r = (store_record){source, key, hash, canon, strlen(canon), hash, at, "req-1", "cyc", "cfg", "k"};
     CHECK_INT(s->ops->record_put(s, &r, &out, &ver, &e), CUST_OK);
-    snprintf(detail, sizeof detail, "{\"hash\":\"%s\",\"raw_hash\":\"%s\",\"request\":\"req-1\",\"version\":%lld}",
-             hash, hash, (long long)ver);
+    snprintf(detail, sizeof detail, "{\"contract\":\"k\",\"hash\":\"%s\",\"raw_hash\":\"%s\",\"request\":\"req-1\","
+             "\"version\":%lld}", hash, hash, (long long)ver);
     {
         store_audit a = {at, "t", out == STORE_NEW ? "record.new" : "record.version", source, key, detail, "cyc"};
         CHECK_INT(s->ops->audit_append(s, &a, NULL, &e), CUST_OK);

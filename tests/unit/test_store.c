@@ -17,7 +17,7 @@ static char dbpath[256];
 static store_record rec(const char *key, const char *hash, const char *canonical)
 {
     store_record r = {"src", key, hash, canonical, strlen(canonical), "rawhash", "2026-01-02T03:04:05Z",
-                      "req-1", "cycle-1", "cfghash"};
+                      "req-1", "cycle-1", "cfghash", "contracthash"};
     return r;
 }
 
@@ -149,7 +149,7 @@ static void test_transactions(void)
     {
         static const char raw[] = "{\"id\":\0\"bad\"}"; /* raw bytes, NUL included */
         store_reject r = {"src", "recon-1", raw, sizeof raw - 1, "[{\"code\":\"required\"}]",
-                          "2026-01-02T03:04:05Z", "req-1", "cycle-1"};
+                          "2026-01-02T03:04:05Z", "req-1", "cycle-1", "contracthash"};
         int64_t id2;
         CHECK_INT(s->ops->reject_put(s, &r, &out, &id, &e), CUST_OK);
         CHECK_INT(out, STORE_NEW);
@@ -185,8 +185,10 @@ static void test_transactions(void)
     CHECK_INT(s->ops->records_list(s, "src", NULL, 0, collect, &rows, &e), CUST_OK);
     CHECK_INT(rows.n, 2); /* latest of a and b */
     CHECK_STR(rows.text,
-              "src|[\"a\"]|3|h-a1|{\"id\":\"a\",\"v\":1}|rawhash|2026-01-02T03:04:05Z|req-1|cycle-1|cfghash\n"
-              "src|[\"b\"]|1|h-b1|{\"id\":\"b\"}|rawhash|2026-01-02T03:04:05Z|req-1|cycle-1|cfghash\n");
+              "src|[\"a\"]|3|h-a1|{\"id\":\"a\",\"v\":1}|rawhash|2026-01-02T03:04:05Z|req-1|cycle-1|cfghash|"
+              "contracthash\n"
+              "src|[\"b\"]|1|h-b1|{\"id\":\"b\"}|rawhash|2026-01-02T03:04:05Z|req-1|cycle-1|cfghash|"
+              "contracthash\n");
     memset(&rows, 0, sizeof rows);
     CHECK_INT(s->ops->records_list(s, "src", "[\"a\"]", 1, collect, &rows, &e), CUST_OK);
     CHECK_INT(rows.n, 3); /* full history of a, oldest first */
@@ -206,7 +208,7 @@ static void test_transactions(void)
         snprintf(want, sizeof want, "%lld|src|recon-1|", (long long)id);
         CHECK(strncmp(rows.text, want, strlen(want)) == 0);
         /* first_seen kept, last_seen moved, seen twice, open */
-        CHECK(strstr(rows.text, "|2026-01-02T03:04:05Z|2026-01-03T00:00:00Z|2|open|req-1|cycle-1\n") != NULL);
+        CHECK(strstr(rows.text, "|2026-01-02T03:04:05Z|2026-01-03T00:00:00Z|2|open|req-1|cycle-1|contracthash\n") != NULL);
     }
     {
         /* the raw bytes come back whole, NUL included */
@@ -254,7 +256,7 @@ static void test_transactions(void)
     {
         store_record c1 = rec("[\"c\"]", "h-c1", "{\"id\":\"c\"}");
         store_record a4 = rec("[\"a\"]", "h-a4", "{\"id\":\"a\",\"v\":4}");
-        store_reject r = {"src", "recon-2", "x", 1, "[]", "2026-01-04T00:00:00Z", "req-2", "cycle-2"};
+        store_reject r = {"src", "recon-2", "x", 1, "[]", "2026-01-04T00:00:00Z", "req-2", "cycle-2", "contracthash"};
         store_audit a = aud("record.new", "[\"c\"]");
         int64_t size;
         char root[65];
