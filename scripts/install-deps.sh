@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config python3 sqlite3
-      libcurl4-openssl-dev libsqlite3-dev libssl-dev libpcre2-dev libyaml-dev)
+      libcurl4-openssl-dev libsqlite3-dev libssl-dev libpcre2-dev libyaml-dev
+      libidn2-dev libunistring-dev)
 # Optional: cJSON only for the bench's parser comparison.
 if [[ "${CUSTODY_BENCH_DEPS:-0}" == 1 ]]; then PKGS+=(libcjson-dev curl); fi
 

@@ -1012,7 +1012,7 @@ static cust_code number_request(const paginate_cfg *cfg, const char *pos, const 
                                 struct err *e)
 {
     req_plan pl = {0};
-    long long v;
+    long long v = 0;
     char n[32];
     cust_code rc;
     if ((rc = pos_number(cfg, pos, what, &v, e)))
@@ -1053,7 +1053,7 @@ static cust_code page_ends(const paginate_cfg *cfg, const json_value *body, size
 static cust_code offset_parse(const paginate_cfg *cfg, const char *pos, const page_response *rs,
                               page_step *out, struct err *e)
 {
-    long long off, total, next;
+    long long off = 0, total = -1, next;
     size_t n;
     int done;
     char s[32];
@@ -1090,7 +1090,7 @@ fail:
 static cust_code page_parse(const paginate_cfg *cfg, const char *pos, const page_response *rs, page_step *out,
                             struct err *e)
 {
-    long long page, total;
+    long long page = 0, total = -1;
     int done;
     char s[32];
     cust_code rc;

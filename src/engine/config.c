@@ -71,8 +71,10 @@ struct otab {
 
 static const char *const auth_types[] = {"none", "bearer", "basic", "api_key", "header", "oauth2", NULL};
 static const char *const methods[] = {"GET", "POST", NULL};
-static const char *const field_types[] = {"string", "number", "integer", "boolean", "datetime", "enum", NULL};
-static const char *const normalizers[] = {"trim", "lower", "upper", "utc", "collapse", NULL};
+static const char *const field_types[] = {"string", "number", "integer", "boolean", "datetime", "enum",
+                                          "decimal", "date",   "email",   "url",     "uuid",     "array",
+                                          "object", NULL};
+static const char *const normalizers[] = {"trim", "lower", "upper", "utc", "collapse", "nfc", NULL};
 static const char *const pager_types[] = {"none", "cursor", "next_url", "link", "offset", "page", "last_id", NULL};
 
 static const struct opt auth_opts[] = {
@@ -364,7 +366,8 @@ static const struct otab source_tab = {"source", sizeof(source_cfg), source_opts
 
 static const struct opt field_opts[] = {
     {"type", O_ENUMI, offsetof(contract_field, type), "string", 0, NULL, field_types, 0, 0, 0,
-     "string, number, integer (exact 64-bit), boolean, datetime (with a zone) or enum."},
+     "string, number, integer (exact 64-bit; beyond 2^53 written as a string), boolean, datetime, enum, decimal "
+     "(exact text, output as a string), date, email, url, uuid, array (see items) or object."},
     {"from", O_PATH, offsetof(contract_field, from), NULL, 0, NULL, NULL, 0, 0, 0,
      "JSON path of the value in the raw record (\"contact.email\"); default: the field's name."},
     {"required", O_BOOL, offsetof(contract_field, required), "false", 0, NULL, NULL, 0, 0, 0,
@@ -395,17 +398,45 @@ static const struct opt field_opts[] = {
     {"fallback", O_STR, offsetof(contract_field, fallback), NULL, 0, NULL, NULL, 0, 0, 0,
      "enum: value used, without error, when the value is not allowed."},
     {"normalize", O_FLAGS, offsetof(contract_field, normalize), NULL, 0, NULL, normalizers, 0, 0, 0,
-     "One or a list of: trim, collapse, lower, upper (strings), utc (datetimes)."},
+     "One or a list of: nfc (Unicode NFC), trim, collapse, lower, upper (strings; Unicode case with nfc), "
+     "utc (datetimes)."},
+    {"format", O_STR, offsetof(contract_field, format), NULL, 0, NULL, NULL, 0, 0, 0,
+     "datetime: epoch_s, epoch_ms, or a pattern of %Y %m %d %H %M %S %z and literals (\"%d/%m/%Y %H:%M\")."},
+    {"zone", O_STR, offsetof(contract_field, zone), NULL, 0, NULL, NULL, 0, 0, 0,
+     "datetime: UTC or an offset (+01:00) for values that carry no zone."},
+    {"default", O_STR, offsetof(contract_field, def), NULL, 0, NULL, NULL, 0, 0, 0,
+     "Default sentinel: JSON text used when the field is absent (or null and not nullable), then validated; "
+     "text that is not JSON is a string."},
+    {"items", O_ENUMI, offsetof(contract_field, items), NULL, 0, NULL, field_types, 0,
+     offsetof(contract_field, has_items), 1, "array: the scalar type of every item (the field's rules apply per item)."},
+    {"min_items", O_SIZE, offsetof(contract_field, min_items), NULL, 0, NULL, NULL, 0,
+     offsetof(contract_field, has_min_items), 1, "array: fewest items (code length)."},
+    {"max_items", O_SIZE, offsetof(contract_field, max_items), NULL, 0, NULL, NULL, 0,
+     offsetof(contract_field, has_max_items), 1, "array: most items (code length)."},
 };
 static const struct otab field_tab = {"contract field", sizeof(contract_field), field_opts,
                                       N(field_opts), offsetof(contract_field, name),
                                       offsetof(contract_field, line), "One field of a contract."};
+
+static const struct opt computed_opts[] = {
+    {"concat", O_STRLIST, offsetof(contract_computed, concat), NULL, F_REQ, NULL, NULL,
+     offsetof(contract_computed, nconcat), 0, 0, "Fields whose canonical values are joined, in order."},
+    {"sep", O_STR, offsetof(contract_computed, sep), "~", 0, NULL, NULL, 0, 0, 0,
+     "Separator; occurrences of it (and \\) inside values are escaped with \\."},
+};
+static const struct otab computed_tab = {"computed field", sizeof(contract_computed), computed_opts,
+                                         N(computed_opts), offsetof(contract_computed, name),
+                                         offsetof(contract_computed, line), "A string field computed from others."};
 
 static const struct opt contract_opts[] = {
     {"key", O_STRLIST, offsetof(contract, key), NULL, F_REQ, NULL, NULL, offsetof(contract, nkey), 0,
      0, "Fields forming the idempotency key (in order)."},
     {"fields", O_MAP, offsetof(contract, fields), NULL, F_REQ, &field_tab, NULL,
      offsetof(contract, nfields), 0, 0, "Field name -> rules (see contract field)."},
+    {"unknown", O_ENUMI, offsetof(contract, unknown), "drop", 0, NULL, contract_unknown_policies, 0, 0, 0,
+     "Raw members no field reads: drop, keep (copied as is) or reject (error unknown_field)."},
+    {"computed", O_MAP, offsetof(contract, computed), NULL, 0, &computed_tab, NULL,
+     offsetof(contract, ncomputed), 0, 0, "Name -> { concat: [fields], sep: \"~\" }: string fields usable in key."},
 };
 static const struct otab contract_tab = {"contract", sizeof(contract), contract_opts,
                                          N(contract_opts), offsetof(contract, name),
