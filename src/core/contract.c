@@ -1695,6 +1695,7 @@ void contract_release(contract *c)
     free(c->fields);
     free_strs(c->key, c->nkey);
     free(c->name);
+    free(c->schema_file);
     memset(c, 0, sizeof *c);
 }
 

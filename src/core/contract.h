@@ -151,6 +151,7 @@ typedef struct contract {
     int unknown;         /* UNKNOWN_*; 0 (drop) by default */
     contract_computed *computed;
     size_t ncomputed;
+    char *schema_file;   /* fields came from this JSON Schema (config only; owned) */
 } contract;
 
 /* Check and prepare c: every key names a declared field, patterns compile,

@@ -17,6 +17,7 @@
 
 #include "core/jcs.h"
 #include "core/json.h"
+#include "core/jsonschema.h"
 #include "core/timefmt.h"
 
 typedef enum {
@@ -431,7 +432,10 @@ static const struct otab computed_tab = {"computed field", sizeof(contract_compu
 static const struct opt contract_opts[] = {
     {"key", O_STRLIST, offsetof(contract, key), NULL, F_REQ, NULL, NULL, offsetof(contract, nkey), 0,
      0, "Fields forming the idempotency key (in order)."},
-    {"fields", O_MAP, offsetof(contract, fields), NULL, F_REQ, &field_tab, NULL,
+    {"schema_file", O_STR, offsetof(contract, schema_file), NULL, 0, NULL, NULL, 0, 0, 0,
+     "A JSON Schema (2020-12 subset, see docs/contracts.md) to take the fields from, instead of "
+     "`fields`; relative to the config file. Keywords it cannot enforce are refused, never ignored."},
+    {"fields", O_MAP, offsetof(contract, fields), NULL, 0, &field_tab, NULL,
      offsetof(contract, nfields), 0, 0, "Field name -> rules (see contract field)."},
     {"unknown", O_ENUMI, offsetof(contract, unknown), "drop", 0, NULL, contract_unknown_policies, 0, 0, 0,
      "Raw members no field reads: drop, keep (copied as is) or reject (error unknown_field)."},
@@ -1234,6 +1238,47 @@ static cust_code check_source(struct loader *L, config *c, source_cfg *s, size_t
     return CUST_OK;
 }
 
+/* fields from a JSON Schema file, named relative to the config file */
+static cust_code load_schema(struct loader *L, contract *k)
+{
+    char path[4096];
+    FILE *f;
+    buf text;
+    char chunk[65536];
+    size_t n;
+    json_doc *d = NULL;
+    json_value *v;
+    struct err je = {0};
+    cust_code rc = CUST_OK;
+    const char *slash = strrchr(L->file, '/');
+    if (k->schema_file[0] == '/' || !slash)
+        snprintf(path, sizeof path, "%s", k->schema_file);
+    else
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - L->file), L->file, k->schema_file);
+    buf_init(&text, 16u << 20);
+    if (!(f = fopen(path, "rb")))
+        return err_set(L->e, CUST_ECONFIG, "%s:%d: contracts.%s.schema_file: cannot open %s: %s", L->file, k->line,
+                       k->name, path, strerror(errno));
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_add(&text, chunk, n)) {
+            rc = err_set(L->e, CUST_ECONFIG, "%s:%d: contracts.%s.schema_file: %s is larger than 16 MiB", L->file,
+                         k->line, k->name, path);
+            break;
+        }
+    fclose(f);
+    if (!rc && !(d = json_doc_new()))
+        rc = err_set(L->e, CUST_ENOMEM, "out of memory");
+    if (!rc && !(v = json_parse(d, text.ptr ? text.ptr : "", text.len, NULL, &je)))
+        rc = err_set(L->e, CUST_ECONFIG, "%s:%d: contracts.%s.schema_file: %s is not JSON: %s", L->file, k->line,
+                     k->name, path, je.msg);
+    if (!rc && jsonschema_to_contract(v, k, &je))
+        rc = err_set(L->e, CUST_ECONFIG, "%s:%d: contracts.%s.schema_file: %s %s", L->file, k->line, k->name, path,
+                     je.msg);
+    json_doc_free(d);
+    buf_release(&text);
+    return rc;
+}
+
 static cust_code check_config(struct loader *L, config *c)
 {
     cust_code rc;
@@ -1245,6 +1290,12 @@ static cust_code check_config(struct loader *L, config *c)
                            c->pools[i].line, c->pools[i].name);
     for (size_t i = 0; i < c->ncontracts; i++) {
         struct err ce = {0};
+        contract *k = &c->contracts[i];
+        if (!!k->schema_file == !!k->nfields)
+            return err_set(L->e, CUST_ECONFIG, "%s:%d: contracts.%s: give fields or schema_file (a JSON Schema), "
+                           "exactly one", L->file, k->line, k->name);
+        if (k->schema_file && load_schema(L, k))
+            return L->e->code;
         if (contract_compile(&c->contracts[i], &ce))
             return err_set(L->e, CUST_ECONFIG, "%s:%d: contracts.%s: %s", L->file, c->contracts[i].line,
                            c->contracts[i].name, ce.msg);
