@@ -967,7 +967,24 @@ static cust_code next_url_parse(const paginate_cfg *cfg, const char *pos, const 
         return err_set(e, CUST_EUPSTREAM, "response has %s at next-URL path %s, expected a string or null",
                        type_name(n), cfg->next);
     snprintf(where, sizeof where, "next URL at %s", cfg->next);
-    return url_next(cfg, pos, rs, n && n->type == JSON_STRING ? n->u.str : NULL, where, out, e);
+    rc = url_next(cfg, pos, rs, n && n->type == JSON_STRING ? n->u.str : NULL, where, out, e);
+    if (!rc && out->done && cfg->delta) {
+        /* a delta link on the last page is where the next poll starts:
+         * only what changed since this one (Microsoft Graph's deltaLink and
+         * the like) */
+        const json_value *d = json_path(rs->body, cfg->delta);
+        if (d && d->type == JSON_STRING && d->len) {
+            buf u;
+            buf_init(&u, 1u << 20);
+            if ((rc = paginate_resolve_url(rs->url ? rs->url : (pos ? pos : ""), d->u.str, &u, e)) == CUST_OK) {
+                free(out->resume);
+                if (!(out->resume = buf_take(&u)))
+                    rc = err_set(e, CUST_ENOMEM, "out of memory");
+            }
+            buf_release(&u);
+        }
+    }
+    return rc;
 }
 
 static cust_code next_url_check(const paginate_cfg *cfg, struct err *e)

@@ -22,6 +22,8 @@ typedef struct paginate_cfg {
     char *records;      /* JSON path of the records array ("$" for a top-level array) */
     /* cursor */
     char *next;         /* JSON path of the next token (cursor) or next URL (next_url) */
+    char *delta;        /* next_url: JSON path of a delta link on the last page; the next
+                           cycle starts there (only changes since this one) */
     char *param;        /* parameter (query) or body field carrying the token/offset/page/id */
     page_in in;         /* where param goes; body needs request.method POST */
     int token_alone;    /* cursor: with a token, send only it and the page size (no other

@@ -294,6 +294,9 @@ static const struct opt pagination_opts[] = {
      "docs/pagination.md for a worked example of each."},
     {"next", O_PATH, offsetof(source_cfg, pagination.next), NULL, 0, NULL, NULL, 0, 0, 0,
      "cursor / next_url: JSON path of the next token or URL; null, absent or empty ends the cycle."},
+    {"delta", O_PATH, offsetof(source_cfg, pagination.delta), NULL, 0, NULL, NULL, 0, 0, 0,
+     "next_url: JSON path of a delta link on the last page (e.g. $['@odata.deltaLink']): the next poll "
+     "starts there and gets only what changed since this one."},
     {"param", O_STR, offsetof(source_cfg, pagination.param), NULL, 0, NULL, NULL, 0, 0, 0,
      "Parameter (or body field) carrying the token, offset, page or id; default cursor, offset, "
      "page or after by strategy."},

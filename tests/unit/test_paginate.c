@@ -650,6 +650,35 @@ static void test_window_full(void)
     json_doc_free(d);
 }
 
+static void test_delta_link(void)
+{
+    paginate_cfg cfg;
+    page_step st;
+    page_response rs;
+    json_doc *d = json_doc_new();
+    struct err e = {0};
+    static const char last[] = "{\"value\":[1],\"next\":null,\"delta\":\"/v1.0/users/delta?token=abc\"}";
+    static const char mid[] = "{\"value\":[1],\"next\":\"/v1.0/users?skip=2\",\"delta\":null}";
+    memset(&cfg, 0, sizeof cfg);
+    cfg.ops = &pager_next_url;
+    cfg.records = "$.value";
+    cfg.next = "$.next";
+    cfg.delta = "$.delta";
+    /* the last page's delta link is where the next poll starts */
+    rs = (page_response){json_parse(d, last, sizeof last - 1, NULL, NULL), NULL, "https://graph.example/v1.0/users?skip=1"};
+    CHECK_INT(cfg.ops->parse(&cfg, "https://graph.example/v1.0/users?skip=1", &rs, &st, &e), CUST_OK);
+    CHECK(st.done);
+    CHECK_STR(st.resume, "https://graph.example/v1.0/users/delta?token=abc");
+    page_step_release(&st);
+    /* pages before the last follow next as usual */
+    rs = (page_response){json_parse(d, mid, sizeof mid - 1, NULL, NULL), NULL, "https://graph.example/v1.0/users"};
+    CHECK_INT(cfg.ops->parse(&cfg, NULL, &rs, &st, &e), CUST_OK);
+    CHECK(!st.done);
+    CHECK_STR(st.next, "https://graph.example/v1.0/users?skip=2");
+    page_step_release(&st);
+    json_doc_free(d);
+}
+
 static void test_expand_body(void)
 {
     for (size_t i = 0; i < sizeof expansions / sizeof *expansions; i++) {
@@ -1187,6 +1216,7 @@ int main(void)
     test_parses();
     test_expand_body();
     test_window_full();
+    test_delta_link();
     test_resolve_url();
     test_link_next();
     test_checks();
