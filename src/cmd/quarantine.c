@@ -7,6 +7,7 @@
 #include "core/json.h"
 #include "engine/poll.h"
 #include "engine/replay.h"
+#include "io/sign.h"
 
 struct ctx {
     int json, show;
@@ -150,7 +151,14 @@ static int replay_or_resolve(cli *c, int n, char **argv)
         buf_release(&d);
     } else {
         replay_report r;
-        if (replay_run(cfg, st, ids, nids, source, dry, c->actor, now, replay_line, c, &r, &e)) {
+        sign_key *signer = NULL;
+        if (!dry && cfg->signing_key && !(signer = sign_key_load_private(cfg->signing_key, &e))) {
+            rc = cmd_fail(&e);
+            goto out;
+        }
+        rc = replay_run(cfg, st, ids, nids, source, dry, c->actor, now, signer, replay_line, c, &r, &e);
+        sign_key_free(signer);
+        if (rc) {
             rc = cmd_fail(&e);
             goto out;
         }

@@ -60,7 +60,8 @@ static void list_free(struct list *l)
 }
 
 cust_code replay_run(const config *cfg, store *st, const int64_t *ids, size_t nids, const char *source, int dry_run,
-                     const char *actor, const char *now, replay_cb cb, void *ud, replay_report *r, struct err *e)
+                     const char *actor, const char *now, const struct sign_key *signer, replay_cb cb, void *ud,
+                     replay_report *r, struct err *e)
 {
     struct list l = {0};
     buf key, errors, canon, detail;
@@ -212,7 +213,7 @@ cust_code replay_run(const config *cfg, store *st, const int64_t *ids, size_t ni
     if (in_tx) {
         char root[65];
         int64_t size;
-        if ((rc = st->ops->checkpoint(st, now, NULL, &size, root, e)) || (rc = st->ops->commit(st, e)))
+        if ((rc = st->ops->checkpoint(st, now, signer, &size, root, e)) || (rc = st->ops->commit(st, e)))
             goto done;
         in_tx = 0;
     }

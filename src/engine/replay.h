@@ -23,8 +23,10 @@ typedef void (*replay_cb)(void *ud, int64_t id, const char *source, int passed, 
  * source when not NULL). now: UTC RFC 3339. Entries that are not open, or
  * whose source is no longer configured, fail the call with CUST_ECONFIG
  * naming them (nothing is changed). */
+struct sign_key;
+/* signer (may be NULL) signs the checkpoint the replay ends with. */
 cust_code replay_run(const config *cfg, store *st, const int64_t *ids, size_t nids, const char *source, int dry_run,
-                     const char *actor, const char *now, replay_cb cb, void *ud, replay_report *r,
-                     struct err *e) CUST_WUR;
+                     const char *actor, const char *now, const struct sign_key *signer, replay_cb cb, void *ud,
+                     replay_report *r, struct err *e) CUST_WUR;
 
 #endif

@@ -119,6 +119,12 @@ def main():
         con.close()
         check(acts == ["qa"], "hold.add audited with its actor")
 
+        # operator actions that end in a checkpoint sign it too
+        p = cli.run("quarantine", "replay", "--all", "-c", cfg)
+        check(p.returncode == 0, "replay: " + p.stderr)
+        p = cli.run("audit", "verify", "-c", cfg)
+        check(p.returncode == 0 and "all valid" in p.stdout, "checkpoints after a replay are signed: " + p.stdout + p.stderr)
+
         # a checkpoint signed by another key, or altered, fails
         cli.run("keygen", "-o", os.path.join(work, "other"))
         p = cli.run("audit", "verify", "-c", cfg, "--key", os.path.join(work, "other.pub"))
