@@ -1029,6 +1029,8 @@ static cust_code load_table(struct loader *L, const struct otab *t, void *obj, y
 /* ---- semantic checks ---------------------------------------------------- */
 
 static void print_table(FILE *out, const struct otab *t, const void *obj, int ind, int first_dash);
+/* set while hashing a contract: its fields count even when they came from a schema */
+static _Thread_local int print_schema_fields;
 
 static cust_code check_source(struct loader *L, config *c, source_cfg *s, size_t idx)
 {
@@ -1230,7 +1232,9 @@ static cust_code check_source(struct loader *L, config *c, source_cfg *s, size_t
         FILE *m = open_memstream(&text, &len);
         if (!m)
             return err_set(e, CUST_ENOMEM, "out of memory");
+        print_schema_fields = 1;
         print_table(m, &contract_tab, s->contract, 0, 0);
+        print_schema_fields = 0;
         fclose(m);
         jcs_sha256_hex(text ? text : "", len, s->contract_hash);
         free(text);
@@ -1743,8 +1747,14 @@ static void print_opt(FILE *out, const struct opt *o, const void *obj, int ind, 
 static void print_table(FILE *out, const struct otab *t, const void *obj, int ind, int first_dash)
 {
     int dash = first_dash;
-    for (size_t i = 0; i < t->nopts; i++)
+    for (size_t i = 0; i < t->nopts; i++) {
+        /* a contract from a JSON Schema prints as its schema_file: the
+         * printed config must load back as it was written */
+        if (t == &contract_tab && !print_schema_fields && ((const contract *)obj)->schema_file &&
+            strcmp(t->opts[i].name, "fields") == 0)
+            continue;
         print_opt(out, &t->opts[i], obj, ind, &dash);
+    }
 }
 
 void config_print(const config *c, FILE *out)
