@@ -28,6 +28,10 @@ static const command commands[] = {
      "list, or purge (audited), record versions past their source's retention; holds override"},
     {"hold", cmd_hold, "hold [-c FILE] add SOURCE [KEY] --reason TEXT | release ID --reason TEXT | list",
      "legal holds: keep a source or one record from the retention purge"},
+    {"status", cmd_status, "status [-c FILE] [--json]",
+     "per source: last poll, result, breaker, records fetched, rejection ratio, cursor"},
+    {"cursor", cmd_cursor, "cursor [-c FILE] show SOURCE | reset SOURCE [--to VALUE] --reason TEXT",
+     "see a source's position (cursor, watermark, breaker, validators) or reset it (audited)"},
     {"keygen", cmd_keygen, "keygen [-o PREFIX]",
      "make an Ed25519 key pair (PREFIX.key, PREFIX.pub) for signed checkpoints"},
 };

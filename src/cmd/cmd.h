@@ -29,6 +29,8 @@ int cmd_records(cli *c, int argc, char **argv);
 int cmd_quarantine(cli *c, int argc, char **argv);
 int cmd_audit(cli *c, int argc, char **argv);
 int cmd_keygen(cli *c, int argc, char **argv);
+int cmd_cursor(cli *c, int argc, char **argv);
+int cmd_status(cli *c, int argc, char **argv);
 int cmd_retention(cli *c, int argc, char **argv);
 int cmd_hold(cli *c, int argc, char **argv);
 

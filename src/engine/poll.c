@@ -1242,6 +1242,8 @@ done:
                 snprintf(v, sizeof v, "%lld", (long long)f.not_before_ms);
                 brc = st->ops->kv_put(st, src->name, "not_before_ms", v, &le);
             }
+            if (!brc)
+                brc = st->ops->kv_put(st, src->name, "last_summary", endd.ptr, &le); /* for custody status */
             if (brc || audit(&c, "poll.end", "", endd.ptr, &le) ||
                 st->ops->source_set_result(st, src->name, c.now, rc ? cust_strerror(rc) : "ok", &le) ||
                 st->ops->checkpoint(st, c.now, o ? o->signer : NULL, &size, root, &le) || st->ops->commit(st, &le)) {
