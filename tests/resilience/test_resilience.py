@@ -813,6 +813,18 @@ for _m in AUTH:
 # ---------------------------------------------------------------------------
 # 10. rate limits
 
+def assert_budget(tc, times, rate, burst):
+    """n requests under a token bucket of `rate` per second and capacity
+    `burst` span at least (n - burst) / rate seconds of departures; arrivals
+    may lose one request's latency at each end, allowed as one interval."""
+    n = len(times)
+    need = (n - burst) / rate - 1.0 / rate
+    span = times[-1] - times[0]
+    tc.assertGreaterEqual(span, need - 0.03,
+                          "%d requests in %.3f s: faster than %.1f/s with burst %d allows (gaps %r)"
+                          % (n, span, rate, burst, [round(b - a, 3) for a, b in zip(times, times[1:])]))
+
+
 class T10RateLimit(Base):
     def test_client_side_rate_limit(self):
         p = self.portal(events=1000)                 # 10 pages
@@ -822,8 +834,12 @@ class T10RateLimit(Base):
         b.assert_complete(truth(p))
         log = fsma_requests(p)
         self.assertGreaterEqual(len(log), 8)
-        gaps = [b2["t"] - a["t"] for a, b2 in zip(log, log[1:])]
-        self.assertGreaterEqual(min(gaps), 0.2 - 0.03, "requests closer than the budget allows: %r" % gaps)
+        # The client spaces departures; the server sees arrivals, which a
+        # loaded machine can bunch by one request's latency, never more. So
+        # the budget shows in the span of the whole run (n requests need at
+        # least n - 1 - burst intervals), not in any single gap.
+        times = [r["t"] for r in log]
+        assert_budget(self, times, rate=5.0, burst=1)
         self.verify_all()
 
     def test_shared_pool_across_sources(self):
@@ -842,8 +858,7 @@ class T10RateLimit(Base):
         self.assertEqual(sorted({r["path"] for r in log}), ["/fsma/v1/events", "/mirror/fsma/v1/events"])
         self.assertEqual(len(log), 6)
         times = sorted(r["t"] for r in log)
-        gaps = [b2 - a for a, b2 in zip(times, times[1:])]
-        self.assertGreaterEqual(min(gaps), 0.2 - 0.03, "the pool's budget is shared: %r" % gaps)
+        assert_budget(self, times, rate=5.0, burst=1)  # one budget for both sources
         self.verify_all()
 
     def test_server_side_rate_limit(self):
