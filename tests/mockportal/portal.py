@@ -656,12 +656,22 @@ def make_handler(state):
         # ---- response helpers; every byte of a body goes through _write
 
         def send_response(self, code, message=None):
+            # the log entry learns the status before any byte leaves, so a
+            # client that has its answer always finds it logged
             self._status = code
+            entry = getattr(self, "_entry", None)
+            if entry is not None:
+                with state.lock:
+                    entry["status"] = code
             super().send_response(code, message)
 
         def _write(self, data):
-            self.wfile.write(data)
+            entry = getattr(self, "_entry", None)
+            if entry is not None:
+                with state.lock:
+                    entry["bytes"] += len(data)
             self._bytes += len(data)
+            self.wfile.write(data)
 
         def _count(self, status):
             with state.lock:
@@ -716,7 +726,7 @@ def make_handler(state):
         # ---- request log
 
         def _begin(self, t, u):
-            self._status, self._bytes = None, 0
+            self._status, self._bytes, self._entry = None, 0, None
             if u.path.startswith("/_control/") or u.path == "/_control":
                 return None
             hdrs = {}
@@ -736,6 +746,7 @@ def make_handler(state):
                 if entry["early"]:
                     state.stats["early_requests"] += 1
                 state.log.append(entry)
+            self._entry = entry
             return entry
 
         def _end(self, entry):
