@@ -23,7 +23,12 @@ static int take_lock(const config *cfg, int *fd_out)
     free(uri);
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        fprintf(stderr, "custody: cannot open lock file %s: %s\n", path, strerror(errno));
+        int er = errno;
+        fprintf(stderr, "custody: store lock file %s: cannot open: %s%s\n", path, strerror(er),
+                er == ENOSPC   ? "; free disk space and rerun (nothing was polled)"
+                : er == EIO    ? "; check the disk (dmesg, SMART) and rerun (nothing was polled)"
+                : er == EACCES ? "; check the store directory's permissions"
+                               : "");
         return 3;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {

@@ -143,11 +143,32 @@ typedef struct sqlite_store {
     buf entry;                  /* scratch for audit entry bytes */
 } sqlite_store;
 
+/* What an operator does about a storage failure. */
+static const char *db_hint(int ext)
+{
+    switch (ext & 0xff) {
+    case SQLITE_FULL:
+        return "; free disk space and rerun: the open transaction was rolled back, nothing half-written is "
+               "visible";
+    case SQLITE_IOERR:
+        return "; check the disk (dmesg, SMART) and rerun: the last committed transaction is intact";
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return "; the file is damaged: restore it from a backup and run custody audit verify";
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN:
+        return "; check the store's path and permissions";
+    default:
+        return "";
+    }
+}
+
 static cust_code db_err(sqlite_store *s, struct err *e, const char *what)
 {
     int ext = sqlite3_extended_errcode(s->db);
-    return err_setc(e, CUST_ESTORE, ext, "store %s: %s: %s (SQLite error %d)", s->path, what,
-                    sqlite3_errmsg(s->db), ext);
+    return err_setc(e, CUST_ESTORE, ext, "store %s: %s: %s (SQLite error %d)%s", s->path, what,
+                    sqlite3_errmsg(s->db), ext, db_hint(ext));
 }
 
 static cust_code exec(sqlite_store *s, const char *sql, struct err *e)
@@ -155,8 +176,8 @@ static cust_code exec(sqlite_store *s, const char *sql, struct err *e)
     char *msg = NULL;
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
-        cust_code c = err_setc(e, CUST_ESTORE, sqlite3_extended_errcode(s->db), "store %s: %s",
-                               s->path, msg ? msg : sqlite3_errstr(rc));
+        cust_code c = err_setc(e, CUST_ESTORE, sqlite3_extended_errcode(s->db), "store %s: %s%s",
+                               s->path, msg ? msg : sqlite3_errstr(rc), db_hint(sqlite3_extended_errcode(s->db)));
         sqlite3_free(msg);
         return c;
     }
