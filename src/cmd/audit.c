@@ -383,15 +383,8 @@ int cmd_audit(cli *c, int argc, char **argv)
     int rc, n = cmd_parse_common(c, "audit", argc, argv, flags);
     if (n < 0)
         return 2;
-    for (int i = 1; i < n; i++)
-        if (!strcmp(argv[i], "--key")) {
-            if (i + 1 >= n)
-                return cmd_usage("audit", "--key needs the public key file");
-            keyfile = argv[i + 1];
-            memmove(&argv[i], &argv[i + 2], (size_t)(n - i - 2) * sizeof *argv);
-            n -= 2;
-            i--;
-        }
+    if (cmd_take_value(&n, argv, "--key", &keyfile))
+        return cmd_usage("audit", "--key needs the public key file");
     if (n < 2)
         return cmd_usage("audit", "say verify, checkpoint, export, prove or consistency");
     if (strcmp(argv[1], "verify") && strcmp(argv[1], "checkpoint") && strcmp(argv[1], "export") &&

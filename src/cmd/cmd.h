@@ -55,6 +55,11 @@ int cmd_parse_common(cli *c, const char *verb, int argc, char **argv, const char
  * stored RFC 8785 form; malloc'd, NULL when it is neither. */
 char *cmd_key_arg(const char *arg);
 
+/* Take "FLAG VALUE" out of argv[1..*n) (the last occurrence wins) into
+ * *out, compacting argv; *out is untouched when FLAG is absent. Returns -1
+ * when FLAG is the last argument (no value). */
+int cmd_take_value(int *n, char **argv, const char *flag, const char **out);
+
 /* Write s as a JSON string to f. */
 void cmd_json_string(FILE *f, const char *s, size_t len);
 

@@ -172,3 +172,18 @@ done:
     json_doc_free(d);
     return res;
 }
+
+int cmd_take_value(int *n, char **argv, const char *flag, const char **out)
+{
+    for (int i = 1; i < *n; i++) {
+        if (strcmp(argv[i], flag) != 0)
+            continue;
+        if (i + 1 >= *n)
+            return -1;
+        *out = argv[i + 1];
+        memmove(&argv[i], &argv[i + 2], (size_t)(*n - i - 2) * sizeof *argv);
+        *n -= 2;
+        i--;
+    }
+    return 0;
+}

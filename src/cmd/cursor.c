@@ -61,14 +61,8 @@ int cmd_cursor(cli *c, int argc, char **argv)
     int rc, n = cmd_parse_common(c, "cursor", argc, argv, flags);
     if (n < 0)
         return 2;
-    for (int i = 1; i < n; i++)
-        if ((!strcmp(argv[i], "--reason") || !strcmp(argv[i], "--to")) && i + 1 < n) {
-            *(!strcmp(argv[i], "--reason") ? &reason : &to) = argv[i + 1];
-            memmove(&argv[i], &argv[i + 2], (size_t)(n - i - 2) * sizeof *argv);
-            n -= 2;
-            i--;
-        }
-    if (n != 3 || (strcmp(argv[1], "show") && strcmp(argv[1], "reset")))
+    if (cmd_take_value(&n, argv, "--reason", &reason) || cmd_take_value(&n, argv, "--to", &to) || n != 3 ||
+        (strcmp(argv[1], "show") && strcmp(argv[1], "reset")))
         return cmd_usage("cursor", "use: cursor show SOURCE | cursor reset SOURCE [--to VALUE] --reason TEXT");
     if (!strcmp(argv[1], "reset") && (!reason || !*reason))
         return cmd_usage("cursor", "reset needs --reason TEXT: it goes into the audit log");

@@ -130,15 +130,8 @@ int cmd_hold(cli *c, int argc, char **argv)
     int rc, n = cmd_parse_common(c, "hold", argc, argv, flags);
     if (n < 0)
         return 2;
-    for (int i = 1; i < n; i++)
-        if (!strcmp(argv[i], "--reason")) {
-            if (i + 1 >= n || !argv[i + 1][0])
-                return cmd_usage("hold", "--reason needs the text (who asked, the matter or case)");
-            reason = argv[i + 1];
-            memmove(&argv[i], &argv[i + 2], (size_t)(n - i - 2) * sizeof *argv);
-            n -= 2;
-            i--;
-        }
+    if (cmd_take_value(&n, argv, "--reason", &reason) || (reason && !reason[0]))
+        return cmd_usage("hold", "--reason needs the text (who asked, the matter or case)");
     if (n < 2 || (strcmp(argv[1], "add") && strcmp(argv[1], "release") && strcmp(argv[1], "list")))
         return cmd_usage("hold", "use: hold add SOURCE [KEY] --reason TEXT | hold release ID --reason TEXT | "
                                  "hold list");

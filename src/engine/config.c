@@ -1328,6 +1328,22 @@ static char *dir_of(const char *path)
     return strndup(path, (size_t)(slash - path));
 }
 
+/* Make *path (owned, may be NULL) absolute against dir; -1 on ENOMEM. */
+static int resolve_path(const char *dir, char **path)
+{
+    char *abs;
+    size_t n;
+    if (!*path || (*path)[0] == '/')
+        return 0;
+    n = strlen(dir) + strlen(*path) + 2;
+    if (!(abs = malloc(n)))
+        return -1;
+    snprintf(abs, n, "%s/%s", dir, *path);
+    free(*path);
+    *path = abs;
+    return 0;
+}
+
 cust_code config_load_string(const char *text, size_t len, const char *name, config **out,
                              struct err *e)
 {
@@ -1371,39 +1387,21 @@ cust_code config_load_string(const char *text, size_t len, const char *name, con
         rc = err_set(e, CUST_ENOMEM, "out of memory");
         goto out;
     }
-    /* Secret files are named relative to the config file, like the store. */
-    for (char **kp = &c->signing_key; kp; kp = kp == &c->signing_key ? &c->verify_key : NULL) {
-        char *abs;
-        size_t n;
-        if (!*kp || (*kp)[0] == '/')
-            continue;
-        n = strlen(c->dir) + strlen(*kp) + 2;
-        if (!(abs = malloc(n))) {
-            rc = err_set(e, CUST_ENOMEM, "out of memory");
-            goto out;
-        }
-        snprintf(abs, n, "%s/%s", c->dir, *kp);
-        free(*kp);
-        *kp = abs;
+    /* Files the config names (secrets, keys, CAs, drop directories) are
+     * relative to the config file, like the store. */
+    if (resolve_path(c->dir, &c->signing_key) || resolve_path(c->dir, &c->verify_key)) {
+        rc = err_set(e, CUST_ENOMEM, "out of memory");
+        goto out;
     }
     for (size_t i = 0; i < c->nsources; i++) {
         source_cfg *sc = &c->sources[i];
         char **files[] = {&sc->auth.token_file, &sc->tls.ca_file, &sc->tls.client_cert, &sc->tls.client_key,
                           &sc->files.dir};
-        for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
-            char *tf = *files[k], *abs;
-            size_t n;
-            if (!tf || tf[0] == '/')
-                continue;
-            n = strlen(c->dir) + strlen(tf) + 2;
-            if (!(abs = malloc(n))) {
+        for (size_t k = 0; k < sizeof files / sizeof *files; k++)
+            if (resolve_path(c->dir, files[k])) {
                 rc = err_set(e, CUST_ENOMEM, "out of memory");
                 goto out;
             }
-            snprintf(abs, n, "%s/%s", c->dir, tf);
-            free(tf);
-            *files[k] = abs;
-        }
     }
     jcs_sha256_hex(text, len, c->hash);
     *out = c;

@@ -204,6 +204,20 @@ static cust_code request_detail(buf *d, int attempt, const http_response *resp, 
     return CUST_OK;
 }
 
+/* The source's transport settings (timeouts, proxy, TLS) as a request
+ * template, shared by page requests and OAuth2 token requests. */
+static http_request transport_of(const source_cfg *src)
+{
+    http_request r = {0};
+    r.connect_timeout_ms = src->connect_timeout_ms;
+    r.total_timeout_ms = src->total_timeout_ms;
+    r.low_speed_bytes = src->low_speed_bytes;
+    r.low_speed_seconds = (src->low_speed_ms + 999) / 1000;
+    r.proxy = src->proxy;
+    r.tls = (http_tls){src->tls.insecure, src->tls.ca_file, src->tls.client_cert, src->tls.client_key};
+    return r;
+}
+
 static int has_html(const char *ct)
 {
     for (; *ct; ct++)
@@ -258,13 +272,7 @@ cust_code fetch_page(fetcher *f, const fetch_page_req *rq, http_response *resp, 
             buf_reset(&authh);
             buf_reset(&authq);
             {
-                http_request tmpl = {0};
-                tmpl.connect_timeout_ms = src->connect_timeout_ms;
-                tmpl.total_timeout_ms = src->total_timeout_ms;
-                tmpl.low_speed_bytes = src->low_speed_bytes;
-                tmpl.low_speed_seconds = (src->low_speed_ms + 999) / 1000;
-                tmpl.proxy = src->proxy;
-                tmpl.tls = (http_tls){src->tls.insecure, src->tls.ca_file, src->tls.client_cert, src->tls.client_key};
+                http_request tmpl = transport_of(src);
                 prc = auth_apply(f->auth, f->http, &tmpl, now, &authh, &authq, &ao, &ae);
             }
             if (ao.token_fetched) {
@@ -350,19 +358,13 @@ cust_code fetch_page(fetcher *f, const fetch_page_req *rq, http_response *resp, 
             }
 
             {
-                http_request hr = {0};
+                http_request hr = transport_of(src);
                 hr.method = method;
                 hr.url = url.ptr;
                 hr.headers = headers;
                 hr.body = rq->body ? rq->body : src->body;
                 hr.body_len = rq->body ? rq->body_len : src->body ? strlen(src->body) : 0;
-                hr.connect_timeout_ms = src->connect_timeout_ms;
-                hr.total_timeout_ms = src->total_timeout_ms;
-                hr.low_speed_bytes = src->low_speed_bytes;
-                hr.low_speed_seconds = (src->low_speed_ms + 999) / 1000;
                 hr.max_body = (size_t)src->max_body_bytes;
-                hr.proxy = src->proxy;
-                hr.tls = (http_tls){src->tls.insecure, src->tls.ca_file, src->tls.client_cert, src->tls.client_key};
                 prc = http_perform(f->http, &hr, resp, &te);
             }
             auth_wipe(&lines);

@@ -367,7 +367,6 @@ static int seen_has(const struct cycle *c, const char *key)
 static cust_code snapshot_finish(struct cycle *c, const char *request_id, int *unchanged, struct err *e)
 {
     struct latest l = {0};
-    unsigned char fp[32];
     char fphex[65], nullhash[65], *prev = NULL;
     buf all;
     cust_code rc = CUST_OK;
@@ -379,10 +378,8 @@ static cust_code snapshot_finish(struct cycle *c, const char *request_id, int *u
             buf_release(&all);
             return err_set(e, CUST_ENOMEM, "out of memory");
         }
-    jcs_sha256(all.ptr ? all.ptr : "", all.len, fp);
+    jcs_sha256_hex(all.ptr ? all.ptr : "", all.len, fphex);
     buf_release(&all);
-    for (int i = 0; i < 32; i++)
-        snprintf(fphex + 2 * i, 3, "%02x", fp[i]);
     if ((rc = c->st->ops->kv_get(c->st, c->src->name, "snapshot_fp", &prev, e)))
         return rc;
     *unchanged = prev && strcmp(prev, fphex) == 0;
@@ -475,6 +472,18 @@ static cust_code clear_cursor(struct cycle *c, const char *old, struct err *e)
         buf_adds(&c->detail, ",\"to\":null}"))
         return err_set(e, CUST_ENOMEM, "cursor too long");
     return audit(c, "cursor.advance", "", c->detail.ptr, e);
+}
+
+/* Put the record counters back to a committed state after a rollback. */
+static void restore_counts(poll_summary *sum, const poll_summary *at)
+{
+    sum->pages = at->pages;
+    sum->fetched = at->fetched;
+    sum->stored_new = at->stored_new;
+    sum->new_versions = at->new_versions;
+    sum->duplicates = at->duplicates;
+    sum->quarantined = at->quarantined;
+    sum->quarantine_new = at->quarantine_new;
 }
 
 /* ---- file sources ------------------------------------------------------------ */
@@ -656,13 +665,7 @@ static cust_code poll_files(struct cycle *c, json_doc *doc, buf *text, struct er
                 rc = st->ops->commit(st, e);
             if (rc) {
                 st->ops->rollback(st);
-                /* report only what committed */
-                c->sum->fetched = before.fetched;
-                c->sum->stored_new = before.stored_new;
-                c->sum->new_versions = before.new_versions;
-                c->sum->duplicates = before.duplicates;
-                c->sum->quarantined = before.quarantined;
-                c->sum->quarantine_new = before.quarantine_new;
+                restore_counts(c->sum, &before); /* report only what committed */
             } else {
                 c->sum->pages++;
             }
@@ -739,7 +742,7 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
     char *since = NULL;         /* the incremental lower bound of this window */
     int64_t wm_max = INT64_MIN; /* highest change time seen this cycle */
     paginate_cfg pcfg = src->pagination;
-    buf bodyt, alone;
+    buf bodyt, alone, ident; /* ident: the page request's identity, for conditional requests */
     int64_t not_before = 0, now_ms;
     const fetch_clock *clk = o && o->fetch_clock ? o->fetch_clock : &fetch_clock_real;
     poll_summary at_commit; /* counters as of the last commit */
@@ -769,6 +772,7 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
     buf_init(&fetched, 64 * 1024);
     buf_init(&bodyt, 16u << 20);
     buf_init(&alone, 64 * 1024);
+    buf_init(&ident, 16u << 20);
     page_request_init(&prq);
     http_response_init(&resp);
     resp.body.toobig = (size_t)src->max_body_bytes + 1;
@@ -961,10 +965,10 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
         frq.headers = prq.headers.len ? prq.headers.ptr : NULL;
         /* Conditional only for the first request, and only when it is the
          * very request the validators came from. */
+        if (src->conditional && (rc = request_identity(src, &frq, &ident, e)))
+            goto done;
         if (first && cond_url && f.endpoint == 0) {
-            if ((rc = request_identity(src, &frq, &c.detail, e)))
-                goto done;
-            if (strcmp(c.detail.ptr, cond_url) == 0) {
+            if (strcmp(ident.ptr, cond_url) == 0) {
                 frq.if_none_match = cond_etag;
                 frq.if_modified_since = cond_etag ? NULL : cond_lm;
             }
@@ -1033,12 +1037,9 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
         if (src->conditional && f.endpoint == 0) {
             /* validators of the page the next cycle starts with: the last
              * page fetched (where the cursor rests) wins */
-            if ((rc = request_identity(src, &frq, &c.detail, e)) ||
-                (rc = st->ops->kv_put(st, src->name, "cond_url", c.detail.ptr, e)) ||
+            if ((rc = st->ops->kv_put(st, src->name, "cond_url", ident.ptr, e)) ||
                 (rc = st->ops->kv_put(st, src->name, "etag", resp.h[HTTP_H_ETAG], e)) ||
                 (rc = st->ops->kv_put(st, src->name, "last_modified", resp.h[HTTP_H_LAST_MODIFIED], e))) {
-                if (!rc)
-                    rc = err_set(e, CUST_ENOMEM, "out of memory");
                 page_step_release(&step);
                 goto done;
             }
@@ -1178,14 +1179,7 @@ done:
         in_tx = 0;
     }
     if (rolled_back) {
-        /* Report only what was committed. */
-        sum->pages = at_commit.pages;
-        sum->fetched = at_commit.fetched;
-        sum->stored_new = at_commit.stored_new;
-        sum->new_versions = at_commit.new_versions;
-        sum->duplicates = at_commit.duplicates;
-        sum->quarantined = at_commit.quarantined;
-        sum->quarantine_new = at_commit.quarantine_new;
+        restore_counts(sum, &at_commit); /* report only what was committed */
     } else if (in_tx) {
         /* max_pages stop inside a group */
         cust_code r2 = set_cursor(&c, committed_pos, pending_pos, e);
@@ -1274,6 +1268,7 @@ done:
     free(c.seen);
     buf_release(&bodyt);
     buf_release(&alone);
+    buf_release(&ident);
     free(cond_etag);
     free(cond_lm);
     if (have_fetcher)

@@ -18,8 +18,6 @@ struct scan {
     char cutoff[32];      /* versions whose start is before this are due */
     struct due *v;
     size_t n, cap;
-    /* the latest version's field value per key, for from: field */
-    char *last_key, *last_since;
     int failed;
 };
 
@@ -106,6 +104,7 @@ static int field_row(void *ud, const store_row *row)
     struct scan *s = ud;
     json_doc *d;
     json_value *v, *f;
+    int rc;
     if (row->lens[REC_CANONICAL] == 0)
         return 0;
     /* latest versions only (history == 0): the field's date decides for
@@ -114,20 +113,12 @@ static int field_row(void *ud, const store_row *row)
         return s->failed = 1;
     v = json_parse(d, row->cols[REC_CANONICAL], row->lens[REC_CANONICAL], NULL, NULL);
     f = v ? json_get(v, s->src->retention.field) : NULL;
-    if (f && f->type == JSON_STRING && f->len >= 10 && strncmp(f->u.str, s->cutoff, 10) < 0) {
-        free(s->last_key);
-        s->last_key = strdup(row->cols[REC_KEY]);
-        free(s->last_since);
-        s->last_since = strdup(f->u.str);
-        if (!s->last_key || !s->last_since) {
-            json_doc_free(d);
-            return s->failed = 1;
-        }
-        json_doc_free(d); /* f lived in d: s->last_since holds the copy */
-        return add_due(s, row, s->last_since) ? 1 : 0;
-    }
+    /* add_due copies the date, so the doc can go either way */
+    rc = f && f->type == JSON_STRING && f->len >= 10 && strncmp(f->u.str, s->cutoff, 10) < 0
+             ? add_due(s, row, f->u.str)
+             : 0;
     json_doc_free(d);
-    return 0;
+    return rc;
 }
 
 struct key_versions {
@@ -186,15 +177,9 @@ cust_code retention_run(const config *cfg, store *st, const char *now, int apply
             rc = st->ops->records_list(st, src->name, NULL, 0, field_row, &s, e);
             latest = s.n;
             for (size_t k = 0; !rc && !s.failed && k < latest; k++) {
+                /* the strings outlive any growth of s.v while older_row adds */
                 struct key_versions kv = {&s, s.v[k].since};
-                char *key = strdup(s.v[k].key);
-                if (!key) {
-                    s.failed = 1;
-                    break;
-                }
-                kv.since = s.v[k].since;
-                rc = st->ops->records_list(st, src->name, key, 1, older_row, &kv, e);
-                free(key);
+                rc = st->ops->records_list(st, src->name, s.v[k].key, 1, older_row, &kv, e);
             }
         } else {
             rc = st->ops->records_list(st, src->name, NULL, 1, created_row, &s, e);
@@ -238,8 +223,6 @@ cust_code retention_run(const config *cfg, store *st, const char *now, int apply
             free(s.v[k].since);
         }
         free(s.v);
-        free(s.last_key);
-        free(s.last_since);
         if (rc)
             break;
     }

@@ -34,6 +34,7 @@ struct vctx {
     size_t nckps, next_ckp;
     merkle_frontier f;
     buf entry, canon;
+    json_doc *doc;          /* parsed audit details and records, reused */
     struct claims recs, rejs, purges, cycles;
     int ckp_here;           /* a checkpoint was matched at the current tree size */
     int failed;
@@ -87,16 +88,25 @@ static int fail(struct vctx *v, long seq, const char *fmt, ...)
     return 1;
 }
 
+/* Parse text into v->doc (valid until the next call) and set *ok when it
+ * is exactly its own RFC 8785 form; NULL when it is not JSON. */
+static json_value *parse_canonical(struct vctx *v, const char *text, size_t len, int *ok)
+{
+    json_value *j;
+    *ok = 0;
+    json_doc_reset(v->doc);
+    j = json_parse(v->doc, text, len, NULL, NULL);
+    buf_reset(&v->canon);
+    if (j && jcs_write(j, &v->canon, NULL) == CUST_OK)
+        *ok = v->canon.len == len && memcmp(v->canon.ptr, text, len) == 0;
+    return j;
+}
+
 /* 1 when text is exactly its own RFC 8785 form. */
 static int is_canonical(struct vctx *v, const char *text, size_t len)
 {
-    json_doc *d = json_doc_new();
-    json_value *j = d ? json_parse(d, text, len, NULL, NULL) : NULL;
-    int ok = 0;
-    buf_reset(&v->canon);
-    if (j && jcs_write(j, &v->canon, NULL) == CUST_OK)
-        ok = v->canon.len == len && memcmp(v->canon.ptr, text, len) == 0;
-    json_doc_free(d);
+    int ok;
+    parse_canonical(v, text, len, &ok);
     return ok;
 }
 
@@ -107,6 +117,8 @@ static int audit_row(void *ud, const store_row *row)
     unsigned char leaf[MERKLE_HASH];
     char hex[65];
     store_audit a;
+    json_value *j; /* the parsed detail, in v->doc */
+    int canonical;
     for (int i = 0; i < AUD_NCOLS; i++)
         if (!row->cols[i])
             return fail(v, (long)seq, "audit entry %lld has an empty column %d", seq, i);
@@ -115,7 +127,8 @@ static int audit_row(void *ud, const store_row *row)
                     seq, (unsigned long long)v->f.size);
     a = (store_audit){row->cols[AUD_TIME], row->cols[AUD_ACTOR], row->cols[AUD_ACTION], row->cols[AUD_SOURCE],
                       row->cols[AUD_SUBJECT], row->cols[AUD_DETAIL], row->cols[AUD_CYCLE]};
-    if (!is_canonical(v, a.detail, row->lens[AUD_DETAIL]))
+    j = parse_canonical(v, a.detail, row->lens[AUD_DETAIL], &canonical);
+    if (!canonical)
         return fail(v, (long)seq, "audit entry %lld: detail is not canonical JSON (altered after writing)", seq);
     if (store_audit_entry_bytes(seq, &a, &v->entry, v->e))
         return fail(v, (long)seq, "audit entry %lld: %s", seq, v->e->msg);
@@ -146,18 +159,13 @@ static int audit_row(void *ud, const store_row *row)
         return fail(v, (long)seq, "audit entry %lld (%s) has no checkpoint at tree size %lld: a checkpoint was "
                     "deleted", seq, a.action, seq);
     if (!strcmp(a.action, "poll.start") || !strcmp(a.action, "replay.start")) {
-        json_doc *d = json_doc_new();
-        json_value *j = d ? json_parse(d, a.detail, strlen(a.detail), NULL, NULL) : NULL;
         json_value *h = j ? json_get(j, "config_hash") : NULL;
         const char *f[2] = {a.cycle_id, h && h->type == JSON_STRING ? h->u.str : ""};
         int bad = claim_addv(&v->cycles, f, 2);
-        json_doc_free(d);
         if (bad)
             return fail(v, (long)seq, "out of memory");
     }
     if (!strcmp(a.action, "record.purged")) {
-        json_doc *d = json_doc_new();
-        json_value *j = d ? json_parse(d, a.detail, strlen(a.detail), NULL, NULL) : NULL;
         json_value *h = j ? json_get(j, "hash") : NULL;
         json_value *n = j ? json_get(j, "version") : NULL;
         int bad = !h || !n || h->type != JSON_STRING || n->type != JSON_NUMBER;
@@ -165,14 +173,11 @@ static int audit_row(void *ud, const store_row *row)
             const char *f[4] = {a.source, a.subject, n->u.str, h->u.str};
             bad = claim_addv(&v->purges, f, 4);
         }
-        json_doc_free(d);
         if (bad)
             return fail(v, (long)seq, "audit entry %lld (record.purged): detail lacks its hash or version", seq);
     }
     if (!strcmp(a.action, "record.new") || !strcmp(a.action, "record.version") ||
         !strcmp(a.action, "record.removed")) {
-        json_doc *d = json_doc_new();
-        json_value *j = d ? json_parse(d, a.detail, strlen(a.detail), NULL, NULL) : NULL;
         json_value *h = j ? json_get(j, "hash") : NULL, *rh = j ? json_get(j, "raw_hash") : NULL;
         json_value *rq = j ? json_get(j, "request") : NULL, *n = j ? json_get(j, "version") : NULL;
         json_value *ch = j ? json_get(j, "contract") : NULL;
@@ -183,14 +188,11 @@ static int audit_row(void *ud, const store_row *row)
                                 ch ? ch->u.str : ""};
             bad = claim_addv(&v->recs, f, 9);
         }
-        json_doc_free(d);
         if (bad)
             return fail(v, (long)seq, "audit entry %lld (%s): detail lacks its hash, raw_hash, request or version", seq,
                         a.action);
     }
     if (!strcmp(a.action, "record.rejected")) {
-        json_doc *d = json_doc_new();
-        json_value *j = d ? json_parse(d, a.detail, strlen(a.detail), NULL, NULL) : NULL;
         json_value *rh = j ? json_get(j, "raw_hash") : NULL, *id = j ? json_get(j, "quarantine_id") : NULL;
         json_value *rq = j ? json_get(j, "request") : NULL, *eh = j ? json_get(j, "errors_hash") : NULL;
         json_value *ch = j ? json_get(j, "contract") : NULL;
@@ -201,7 +203,6 @@ static int audit_row(void *ud, const store_row *row)
                                 ch ? ch->u.str : ""};
             bad = claim_addv(&v->rejs, f, 9);
         }
-        json_doc_free(d);
         if (bad)
             return fail(v, (long)seq, "audit entry %lld (record.rejected): detail lacks its hashes, request or "
                         "quarantine id", seq);
@@ -383,6 +384,8 @@ cust_code verify_store(store *st, const struct sign_key *key, verify_report *r, 
     merkle_frontier_init(&v.f);
     buf_init(&v.entry, 64u << 20);
     buf_init(&v.canon, 64u << 20);
+    if (!(v.doc = json_doc_new()))
+        return err_set(e, CUST_ENOMEM, "out of memory");
     {
         /* byte-level edits can leave table and index disagreeing; records
          * are read through the index, so check the file first */
@@ -459,5 +462,6 @@ out:
     free(v.ckps);
     buf_release(&v.entry);
     buf_release(&v.canon);
+    json_doc_free(v.doc);
     return rc;
 }
