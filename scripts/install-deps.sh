@@ -6,6 +6,11 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config python3 sqlite3
       libcurl4-openssl-dev libsqlite3-dev libssl-dev libpcre2-dev libyaml-dev
       libidn2-dev libunistring-dev)
+# Robustness checks in scripts/test.sh: clang builds the libFuzzer harnesses
+# (scripts/fuzz.sh); libclang-rt-dev holds clang's libFuzzer and sanitizer
+# runtimes (only "recommended" by clang, so name it: --no-install-recommends);
+# valgrind runs the valgrind-clean end-to-end poll; tzdata for time zones.
+PKGS+=(clang libclang-rt-dev valgrind tzdata)
 # Optional: cJSON only for the bench's parser comparison.
 if [[ "${CUSTODY_BENCH_DEPS:-0}" == 1 ]]; then PKGS+=(libcjson-dev curl); fi
 

@@ -33,6 +33,7 @@ int cmd_cursor(cli *c, int argc, char **argv);
 int cmd_status(cli *c, int argc, char **argv);
 int cmd_retention(cli *c, int argc, char **argv);
 int cmd_hold(cli *c, int argc, char **argv);
+int cmd_run(cli *c, int argc, char **argv);
 
 /* Print "custody: <msg>" to stderr and return the exit code for e. */
 int cmd_fail(const struct err *e);
@@ -44,6 +45,11 @@ int cmd_load_config(cli *c, config **out);
 /* Open the config's store; exit code on failure. */
 int cmd_open_store(const config *cfg, store **out);
 int cmd_open_store_ex(const config *cfg, unsigned flags, store **out);
+
+/* Take the store's exclusive lock (STORE.lock beside it) for a poll or
+ * the daemon: two writers never interleave cursors. Exit code on failure
+ * (3, after saying who holds it and what to do), 0 with *fd_out set. */
+int cmd_lock_store(const config *cfg, int *fd_out);
 
 /* Parse common options out of argv in place: -c/--config FILE, --json,
  * --actor NAME, -q/--quiet. Remaining arguments are compacted to argv[1..]

@@ -4,6 +4,8 @@
 #include "core/jcs.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -185,5 +187,34 @@ int cmd_take_value(int *n, char **argv, const char *flag, const char **out)
         *n -= 2;
         i--;
     }
+    return 0;
+}
+
+int cmd_lock_store(const config *cfg, int *fd_out)
+{
+    char *uri = config_store_uri(cfg);
+    char path[4096];
+    int fd;
+    if (!uri)
+        return 3;
+    snprintf(path, sizeof path, "%s.lock", uri);
+    free(uri);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int er = errno;
+        fprintf(stderr, "custody: store lock file %s: cannot open: %s%s\n", path, strerror(er),
+                er == ENOSPC   ? "; free disk space and rerun (nothing was polled)"
+                : er == EIO    ? "; check the disk (dmesg, SMART) and rerun (nothing was polled)"
+                : er == EACCES ? "; check the store directory's permissions"
+                               : "");
+        return 3;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "custody: another custody process (a poll, or a running `custody run` daemon) holds this "
+                        "store (%s is locked); wait for it to finish, or stop the daemon\n", path);
+        close(fd);
+        return 3;
+    }
+    *fd_out = fd;
     return 0;
 }

@@ -755,8 +755,8 @@ json_value *json_path(const json_value *root, const char *path)
 {
     json_value *out = NULL;
     const char *why;
-    if (!root || !path)
-        return NULL;
+    if (!root || !path || !*path)
+        return NULL; /* "" is malformed (json_path_valid says so), not the root */
     return walk(root, path, &out, &why) ? out : NULL;
 }
 

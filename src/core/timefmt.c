@@ -151,18 +151,25 @@ int timefmt_parse(time_format f, const char *text, size_t len, int64_t *ms)
     return 1;
 }
 
+/* a / b rounded towards minus infinity (b > 0); unlike -((-a + b - 1) / b)
+ * it cannot overflow, INT64_MIN included. */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a / b - (a % b < 0);
+}
+
 cust_code timefmt_format(time_format f, int64_t ms, buf *out)
 {
     int64_t secs, days, y;
     unsigned m, d;
     int rem, frac;
     if (f == TIME_EPOCH_S)
-        return buf_addf(out, "%lld", (long long)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000))) ? CUST_ENOMEM : CUST_OK;
+        return buf_addf(out, "%lld", (long long)floor_div(ms, 1000)) ? CUST_ENOMEM : CUST_OK;
     if (f == TIME_EPOCH_MS)
         return buf_addf(out, "%lld", (long long)ms) ? CUST_ENOMEM : CUST_OK;
-    secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-    frac = (int)(ms - secs * 1000);
-    days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+    secs = floor_div(ms, 1000);
+    frac = (int)(ms % 1000 + (ms % 1000 < 0 ? 1000 : 0)); /* secs * 1000 may not fit */
+    days = floor_div(secs, 86400);
     rem = (int)(secs - days * 86400);
     civil_from_days(days, &y, &m, &d);
     if (buf_addf(out, "%04lld-%02u-%02uT%02d:%02d:%02d", (long long)y, m, d, rem / 3600, rem / 60 % 60, rem % 60) ||

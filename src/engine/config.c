@@ -18,7 +18,9 @@
 #include "core/jcs.h"
 #include "core/json.h"
 #include "core/jsonschema.h"
+#include "core/schedule.h"
 #include "core/timefmt.h"
+#include "io/tzload.h"
 
 typedef enum {
     O_STR,      /* char * */
@@ -231,15 +233,82 @@ static const struct otab retention_tab = {"retention", sizeof(retention_cfg), re
                                           "How long record versions are kept (legal holds override)."};
 
 static const struct opt pool_opts[] = {
-    {"requests", O_NUM, offsetof(pool_cfg, requests), NULL, F_REQ, NULL, NULL, 0, 0, 0,
-     "Requests allowed per `per` across every source in the pool."},
+    {"requests", O_NUM, offsetof(pool_cfg, requests), "0", 0, NULL, NULL, 0, 0, 0,
+     "Requests allowed per `per` across every source in the pool (rate_limit.pool); 0: no shared "
+     "budget, the pool only caps concurrency."},
     {"per", O_DURATION, offsetof(pool_cfg, per_ms), "1s", 0, NULL, NULL, 0, 0, 0, "The window."},
     {"burst", O_INT, offsetof(pool_cfg, burst), "0", 0, NULL, NULL, 0, 0, 0,
      "Bucket capacity; 0: the same as requests (at least 1)."},
+    {"max_concurrent", O_INT, offsetof(pool_cfg, max_concurrent), "0", 0, NULL, NULL, 0, 0, 0,
+     "custody run: at most this many cycles of the pool's sources at once, so one tenant cannot "
+     "take every slot; 0: only run.max_concurrent applies."},
 };
 static const struct otab pool_tab = {"pool", sizeof(pool_cfg), pool_opts, N(pool_opts),
                                      offsetof(pool_cfg, name), offsetof(pool_cfg, line),
-                                     "A shared request budget."};
+                                     "A tenant: a shared request budget and a concurrency cap."};
+
+static const struct opt tier_opts[] = {
+    {"every", O_DURATION, offsetof(tier_cfg, every_ms), NULL, F_REQ, NULL, NULL, 0, 0, 0,
+     "Interval of the tier's sources (a source's own every/daily/cron wins)."},
+    {"priority", O_INT, offsetof(tier_cfg, priority), "5", 0, NULL, NULL, 0, 0, 0,
+     "Lower starts first when more sources are due than may run at once (0..9)."},
+};
+static const struct otab tier_tab = {"tier", sizeof(tier_cfg), tier_opts, N(tier_opts),
+                                     offsetof(tier_cfg, name), offsetof(tier_cfg, line),
+                                     "A class of sources: interval and priority."};
+
+static const char *const log_formats[] = {"json", "text", NULL};
+static const struct opt run_opts[] = {
+    {"max_concurrent", O_INT, offsetof(run_cfg, max_concurrent), "32", 0, NULL, NULL, 0, 0, 0,
+     "Poll cycles running at once across all sources (they share one thread and libcurl's multi "
+     "interface; commits go through one writer)."},
+    {"startup_jitter", O_DURATION, offsetof(run_cfg, startup_jitter_ms), "30s", 0, NULL, NULL, 0, 0, 0,
+     "Sources due at start-up are spread over this much time (a fixed per-source offset), so a restart "
+     "does not hit every upstream at once."},
+    {"shutdown_grace", O_DURATION, offsetof(run_cfg, shutdown_grace_ms), "10s", 0, NULL, NULL, 0, 0, 0,
+     "On SIGTERM/SIGINT cycles stop at their next page boundary; transfers still running after this "
+     "long are aborted (their page is not applied)."},
+    {"default_every", O_DURATION, offsetof(run_cfg, default_every_ms), "15m", 0, NULL, NULL, 0, 0, 0,
+     "Interval of a source with no every, daily, cron or tier."},
+    {"log", O_ENUM, offsetof(run_cfg, log), "json", 0, NULL, log_formats, 0, 0, 0,
+     "Log lines on stderr: json (one object a line, with the cycle's correlation id) or text."},
+    {"adaptive", O_BOOL, offsetof(run_cfg, adaptive), "true", 0, NULL, NULL, 0, 0, 0,
+     "Adapt intervals: slower while a source fails or brings nothing new, again soon while it is "
+     "catching up (pages left after max_pages)."},
+    {"backoff", O_NUM, offsetof(run_cfg, backoff), "2", 0, NULL, NULL, 0, 0, 0,
+     "Factor an interval grows by per failed cycle (idle cycles grow it more gently)."},
+    {"max_factor", O_INT, offsetof(run_cfg, max_factor), "8", 0, NULL, NULL, 0, 0, 0,
+     "An adapted interval never exceeds the source's interval times this."},
+    {"catch_up", O_DURATION, offsetof(run_cfg, catch_up_ms), "1s", 0, NULL, NULL, 0, 0, 0,
+     "Delay before the next cycle of a source that stopped with pages left."},
+    {"verify_every", O_DURATION, offsetof(run_cfg, verify_every_ms), "0", 0, NULL, NULL, 0, 0, 0,
+     "Run `custody audit verify` in a child process this often and alert when it fails; 0: never "
+     "(run it from a timer instead, see examples/systemd)."},
+};
+static const struct otab run_tab = {"run", sizeof(run_cfg), run_opts, N(run_opts), -1, -1,
+                                    "The daemon (custody run)."};
+
+static const struct opt alerts_opts[] = {
+    {"rejection_ratio", O_NUM, offsetof(alerts_cfg, rejection_ratio), "0.05", 0, NULL, NULL, 0, 0, 0,
+     "Alert when more than this fraction of a cycle's records is quarantined."},
+    {"stale_after", O_DURATION, offsetof(alerts_cfg, stale_after_ms), "0", 0, NULL, NULL, 0, 0, 0,
+     "Alert when a source has had no successful cycle for this long; 0: three times its interval."},
+    {"cursor_lag", O_DURATION, offsetof(alerts_cfg, cursor_lag_ms), "0", 0, NULL, NULL, 0, 0, 0,
+     "Alert when an incremental source's watermark trails the clock by more than this; 0: off."},
+    {"stuck_cycles", O_INT, offsetof(alerts_cfg, stuck_cycles), "3", 0, NULL, NULL, 0, 0, 0,
+     "Alert (cursor drift) after this many successful cycles in a row that brought new records but "
+     "left the cursor where it was."},
+    {"command", O_STRLIST, offsetof(alerts_cfg, command), NULL, 0, NULL, NULL, offsetof(alerts_cfg, ncommand), 0,
+     0, "A command (argv list) run for each alert raised or cleared, the alert as JSON on its stdin."},
+    {"command_timeout", O_DURATION, offsetof(alerts_cfg, command_timeout_ms), "30s", 0, NULL, NULL, 0, 0, 0,
+     "The command is killed after this long (the delivery counts as failed)."},
+    {"webhook", O_STR, offsetof(alerts_cfg, webhook), NULL, 0, NULL, NULL, 0, 0, 0,
+     "URL each alert is POSTed to as JSON (an incident channel)."},
+    {"webhook_attempts", O_INT, offsetof(alerts_cfg, webhook_attempts), "4", 0, NULL, NULL, 0, 0, 0,
+     "Attempts per alert, with exponential back-off from 1 s; a 2xx answer ends them."},
+};
+static const struct otab alerts_tab = {"alerts", sizeof(alerts_cfg), alerts_opts, N(alerts_opts), -1, -1,
+                                       "Alerts of custody run: once per episode, audited."};
 
 /* The timeout and request sub-tables write into source_cfg directly. */
 static const struct opt timeout_opts[] = {
@@ -360,6 +429,23 @@ static const struct opt source_opts[] = {
     {"snapshot", O_BOOL, offsetof(source_cfg, snapshot), "false", 0, NULL, NULL, 0, 0, 0,
      "The API returns the full list every poll: an identical list (by key and content hash) is an "
      "idempotent skip; a key that disappeared gets a tombstone version (record.removed)."},
+    {"every", O_DURATION, offsetof(source_cfg, every_ms), NULL, 0, NULL, NULL, 0, 0, 0,
+     "custody run: poll at this interval (see docs/schedule.md). One of every, daily, cron."},
+    {"daily", O_STR, offsetof(source_cfg, daily), NULL, 0, NULL, NULL, 0, 0, 0,
+     "custody run: poll daily at a local time in a named zone, \"06:00 America/New_York\" (several: "
+     "\"06:00,18:00 Europe/London\"); correct across DST changes."},
+    {"cron", O_STR, offsetof(source_cfg, cron), NULL, 0, NULL, NULL, 0, 0, 0,
+     "custody run: a five-field cron expression (\"*/5 * * * *\"), read in `timezone`."},
+    {"timezone", O_STR, offsetof(source_cfg, timezone), "UTC", 0, NULL, NULL, 0, 0, 0,
+     "The zone (tz database name) the cron fields are read in."},
+    {"tier", O_STR, offsetof(source_cfg, tier), NULL, 0, NULL, NULL, 0, 0, 0,
+     "A tier under `tiers`: its interval (unless every/daily/cron is given) and priority."},
+    {"jitter", O_DURATION, offsetof(source_cfg, jitter_ms), "0", 0, NULL, NULL, 0, 0, 0,
+     "Delay each scheduled fire by a fixed per-source amount below this, to spread sources that "
+     "share a schedule."},
+    {"pool", O_STR, offsetof(source_cfg, pool_name), NULL, 0, NULL, NULL, 0, 0, 0,
+     "The tenant pool under `pools` whose max_concurrent this source counts against; default: "
+     "rate_limit.pool."},
     {"on_expired", O_ENUM, offsetof(source_cfg, on_expired), "fail", 0, NULL, on_expired_choices, 0, 0, 0,
      "When the API refuses a stored cursor as expired (410, or 400/422 on a request that carried "
      "one): fail (exit 1, cursor kept for an operator) or restart the cycle from the first page "
@@ -471,7 +557,13 @@ static const struct opt top_opts[] = {
      offsetof(config, ncontracts), 0, 0, "Contract name -> contract (see contract)."},
     {"audit", O_TABLE, 0, NULL, 0, &audit_tab, NULL, 0, 0, 0, "Checkpoint signing (see audit)."},
     {"pools", O_MAP, offsetof(config, pools), NULL, 0, &pool_tab, NULL, offsetof(config, npools), 0, 0,
-     "Pool name -> shared request budget (see pool), for sources on one vendor account."},
+     "Pool name -> shared request budget and concurrency cap (see pool), for sources on one vendor "
+     "account or of one tenant."},
+    {"tiers", O_MAP, offsetof(config, tiers), NULL, 0, &tier_tab, NULL, offsetof(config, ntiers), 0, 0,
+     "Tier name -> interval and priority (see tier)."},
+    {"run", O_TABLE, offsetof(config, run), NULL, 0, &run_tab, NULL, 0, 0, 0, "The daemon (see run)."},
+    {"alerts", O_TABLE, offsetof(config, alerts), NULL, 0, &alerts_tab, NULL, 0, 0, 0,
+     "Alerts raised by custody run (see alerts)."},
 };
 static const struct otab top_tab = {"top level", sizeof(config), top_opts, N(top_opts), -1, -1,
                                     "The configuration file."};
@@ -1032,6 +1124,35 @@ static void print_table(FILE *out, const struct otab *t, const void *obj, int in
 /* set while hashing a contract: its fields count even when they came from a schema */
 static _Thread_local int print_schema_fields;
 
+/* A source's schedule must parse and its zone exist, so `custody check`
+ * catches "America/New_Yrok" before the daemon runs. */
+static cust_code check_schedule(const source_cfg *s, const char *f, struct err *e)
+{
+    sched_spec spec;
+    tz_zone *z = NULL;
+    struct err se = {0};
+    char zone[TZ_NAME_MAX] = "";
+    cust_code rc = CUST_OK;
+    if (s->daily)
+        rc = sched_parse_daily(s->daily, &spec, zone, &se);
+    else if (s->cron)
+        rc = sched_parse_cron(s->cron, &spec, &se);
+    if (rc)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.%s: %s", f, s->line, s->name, s->daily ? "daily" : "cron",
+                       se.msg);
+    if (!s->daily && !s->cron)
+        return CUST_OK;
+    if ((rc = tz_load(s->daily ? (zone[0] ? zone : "UTC") : s->timezone, &z, &se)))
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.%s: %s", f, s->line, s->name, s->daily ? "daily" : "timezone",
+                       se.msg);
+    sched_set_zone(&spec, z);
+    if (sched_next(&spec, 0) < 0)
+        rc = err_set(e, CUST_ECONFIG, "%s:%d: %s.cron: \"%s\" never fires (no such date); check the day and "
+                     "month fields", f, s->line, s->name, s->cron);
+    tz_free(z);
+    return rc;
+}
+
 static cust_code check_source(struct loader *L, config *c, source_cfg *s, size_t idx)
 {
     struct err *e = L->e;
@@ -1147,6 +1268,43 @@ static cust_code check_source(struct loader *L, config *c, source_cfg *s, size_t
             return err_set(e, CUST_ECONFIG, "%s:%d: %s.rate_limit: give either pool or requests, not both", f,
                            s->line, s->name);
     }
+    if (s->pool && s->pool->requests <= 0)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.rate_limit.pool: pool \"%s\" has no requests budget; give "
+                       "pools.%s.requests, or use `pool:` for a concurrency pool only", f, s->line, s->name,
+                       s->pool->name, s->pool->name);
+    /* tenant pool and schedule (custody run) */
+    {
+        const char *pn = s->pool_name ? s->pool_name : s->rate.pool;
+        if (pn) {
+            for (size_t j = 0; j < c->npools; j++)
+                if (strcmp(c->pools[j].name, pn) == 0)
+                    s->tenant = &c->pools[j];
+            if (!s->tenant)
+                return err_set(e, CUST_ECONFIG, "%s:%d: %s.pool: no pool named \"%s\" under pools", f, s->line,
+                               s->name, pn);
+        }
+    }
+    s->priority = 5;
+    if (s->tier) {
+        const tier_cfg *t = NULL;
+        for (size_t j = 0; j < c->ntiers; j++)
+            if (strcmp(c->tiers[j].name, s->tier) == 0)
+                t = &c->tiers[j];
+        if (!t)
+            return err_set(e, CUST_ECONFIG, "%s:%d: %s.tier: no tier named \"%s\" under tiers", f, s->line,
+                           s->name, s->tier);
+        s->priority = t->priority;
+        if (!s->every_ms && !s->daily && !s->cron)
+            s->every_ms = t->every_ms;
+    }
+    if ((s->every_ms != 0) + (s->daily != NULL) + (s->cron != NULL) > 1)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s: give one of every, daily and cron", f, s->line, s->name);
+    if (s->every_ms && s->every_ms < 1000)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.every: at least 1s", f, s->line, s->name);
+    if (s->jitter_ms < 0)
+        return err_set(e, CUST_ECONFIG, "%s:%d: %s.jitter: must not be negative", f, s->line, s->name);
+    if (check_schedule(s, f, e))
+        return e->code;
     /* breaker */
     if (s->breaker.failures < 0 || s->breaker.cooldown_ms < 0 || s->breaker.probes < 1)
         return err_set(e, CUST_ECONFIG, "%s:%d: %s.breaker: failures >= 0, cooldown >= 0, probes >= 1", f,
@@ -1292,9 +1450,28 @@ static cust_code check_config(struct loader *L, config *c)
     if (c->nsources == 0)
         return err_set(L->e, CUST_ECONFIG, "%s:1: sources: at least one source is needed", L->file);
     for (size_t i = 0; i < c->npools; i++)
-        if (c->pools[i].requests <= 0 || c->pools[i].per_ms <= 0 || c->pools[i].burst < 0)
-            return err_set(L->e, CUST_ECONFIG, "%s:%d: pools.%s: requests and per must be positive", L->file,
-                           c->pools[i].line, c->pools[i].name);
+        if (c->pools[i].requests < 0 || c->pools[i].per_ms <= 0 || c->pools[i].burst < 0 ||
+            c->pools[i].max_concurrent < 0)
+            return err_set(L->e, CUST_ECONFIG, "%s:%d: pools.%s: requests, burst and max_concurrent must not be "
+                           "negative, per must be positive", L->file, c->pools[i].line, c->pools[i].name);
+    for (size_t i = 0; i < c->ntiers; i++)
+        if (c->tiers[i].every_ms < 1000 || c->tiers[i].priority < 0 || c->tiers[i].priority > 9)
+            return err_set(L->e, CUST_ECONFIG, "%s:%d: tiers.%s: every must be at least 1s and priority 0..9",
+                           L->file, c->tiers[i].line, c->tiers[i].name);
+    if (c->run.max_concurrent < 1 || c->run.max_concurrent > 100000)
+        return err_set(L->e, CUST_ECONFIG, "%s:1: run.max_concurrent: %ld; give 1..100000", L->file,
+                       c->run.max_concurrent);
+    if (c->run.backoff < 1 || c->run.max_factor < 1 || c->run.default_every_ms < 1000 || c->run.catch_up_ms < 0)
+        return err_set(L->e, CUST_ECONFIG, "%s:1: run: backoff and max_factor must be at least 1, default_every "
+                       "at least 1s", L->file);
+    if (c->alerts.rejection_ratio < 0 || c->alerts.rejection_ratio > 1 || c->alerts.stuck_cycles < 1 ||
+        c->alerts.webhook_attempts < 1 || c->alerts.command_timeout_ms < 1000)
+        return err_set(L->e, CUST_ECONFIG, "%s:1: alerts: rejection_ratio 0..1, stuck_cycles and "
+                       "webhook_attempts at least 1, command_timeout at least 1s", L->file);
+    if (c->alerts.webhook && strncmp(c->alerts.webhook, "http://", 7) != 0 &&
+        strncmp(c->alerts.webhook, "https://", 8) != 0)
+        return err_set(L->e, CUST_ECONFIG, "%s:1: alerts.webhook: \"%s\" is not an http(s) URL", L->file,
+                       c->alerts.webhook);
     for (size_t i = 0; i < c->ncontracts; i++) {
         struct err ce = {0};
         contract *k = &c->contracts[i];
@@ -1786,10 +1963,35 @@ static const char *type_doc(otype t)
     return "";
 }
 
-static void reference_table(FILE *out, const struct otab *t, const char *where)
+/* roff text: a backslash is \e, and a line may not start with '.' or '\''. */
+static void roff_text(FILE *out, const char *s)
 {
-    fprintf(out, "## %s\n\n%s", where, t->help);
-    fputs("\n\n| option | type | default | meaning |\n|---|---|---|---|\n", out);
+    int bol = 1;
+    for (; *s; s++) {
+        if (bol && (*s == '.' || *s == '\''))
+            fputs("\\&", out);
+        if (*s == '\\')
+            fputs("\\e", out);
+        else if (*s == '-')
+            fputs("\\-", out);
+        else
+            fputc(*s, out);
+        bol = *s == '\n';
+    }
+}
+
+static void reference_table(FILE *out, const struct otab *t, const char *where, int roff)
+{
+    if (roff) {
+        fputs(".SS ", out);
+        roff_text(out, where);
+        fputs("\n", out);
+        roff_text(out, t->help);
+        fputc('\n', out);
+    } else {
+        fprintf(out, "## %s\n\n%s", where, t->help);
+        fputs("\n\n| option | type | default | meaning |\n|---|---|---|---|\n", out);
+    }
     for (size_t i = 0; i < t->nopts; i++) {
         const struct opt *o = &t->opts[i];
         char ty[256];
@@ -1801,11 +2003,24 @@ static void reference_table(FILE *out, const struct otab *t, const char *where)
         }
         if (o->sub)
             snprintf(ty + strlen(ty), sizeof ty - strlen(ty), " %s", o->sub->name);
-        fprintf(out, "| `%s` | %s | %s%s%s | %s%s |\n", o->name, ty, o->def ? "`" : "",
-                o->def ? o->def : (o->flags & F_REQ ? "required" : "—"), o->def ? "`" : "",
-                o->help, "");
+        if (roff) {
+            fputs(".TP\n.B ", out);
+            roff_text(out, o->name);
+            fputc('\n', out);
+            roff_text(out, ty);
+            fputs(o->def ? "; default " : (o->flags & F_REQ ? "; required" : ""), out);
+            if (o->def)
+                roff_text(out, o->def[0] ? o->def : "\"\"");
+            fputs(". ", out);
+            roff_text(out, o->help);
+            fputc('\n', out);
+        } else {
+            fprintf(out, "| `%s` | %s | %s%s%s | %s%s |\n", o->name, ty, o->def ? "`" : "",
+                    o->def ? o->def : (o->flags & F_REQ ? "required" : "—"), o->def ? "`" : "", o->help, "");
+        }
     }
-    fputc('\n', out);
+    if (!roff)
+        fputc('\n', out);
     for (size_t i = 0; i < t->nopts; i++) {
         const struct opt *o = &t->opts[i];
         char sub[256];
@@ -1819,8 +2034,13 @@ static void reference_table(FILE *out, const struct otab *t, const char *where)
         if (o->type == O_MAP || o->type == O_LIST) {
             snprintf(sub, sizeof sub, "%s", o->sub->name);
         }
-        reference_table(out, o->sub, sub);
+        reference_table(out, o->sub, sub, roff);
     }
+}
+
+void config_reference_roff(FILE *out)
+{
+    reference_table(out, &top_tab, "top level", 1);
 }
 
 void config_reference(FILE *out)
@@ -1835,5 +2055,5 @@ void config_reference(FILE *out)
           "Durations: `250ms`, `10s`, `5m`, `1h`, `1d` (a bare number is seconds). Sizes: `65536`, "
           "`512KiB`, `64MiB`, `1GiB`.\n\n",
           out);
-    reference_table(out, &top_tab, "top level");
+    reference_table(out, &top_tab, "top level", 0);
 }

@@ -73,11 +73,45 @@ typedef struct retention_cfg {
 
 typedef struct pool_cfg {
     char *name;
-    double requests;
+    double requests;      /* 0: no shared request budget (a concurrency pool only) */
     long per_ms;
     long burst;
+    long max_concurrent;  /* custody run: cycles of this pool's sources at once; 0: only the global cap */
     int line;
 } pool_cfg;
+
+/* custody run: a named class of sources with an interval and a priority. */
+typedef struct tier_cfg {
+    char *name;
+    long every_ms;
+    long priority;        /* lower runs first when more sources are due than may run */
+    int line;
+} tier_cfg;
+
+typedef struct run_cfg {
+    long max_concurrent;  /* cycles at once, all sources */
+    long startup_jitter_ms;
+    long shutdown_grace_ms;
+    long default_every_ms;
+    char *log;            /* json or text */
+    int adaptive;
+    double backoff;
+    long max_factor;
+    long catch_up_ms;
+    long verify_every_ms; /* 0: the daemon does not verify the audit log itself */
+} run_cfg;
+
+typedef struct alerts_cfg {
+    double rejection_ratio;
+    long stale_after_ms;  /* 0: three times the source's interval */
+    long cursor_lag_ms;   /* 0: off */
+    long stuck_cycles;
+    char **command;       /* argv of a command given the alert as JSON on stdin */
+    size_t ncommand;
+    long command_timeout_ms;
+    char *webhook;        /* URL the alert is POSTed to */
+    long webhook_attempts;
+} alerts_cfg;
 
 typedef struct source_cfg {
     char *name;
@@ -109,6 +143,16 @@ typedef struct source_cfg {
     retry_policy retry_policy;   /* resolved from retry */
     breaker_cfg breaker_policy;  /* resolved from breaker */
     const pool_cfg *pool;        /* resolved rate.pool, NULL: own bucket */
+    /* schedule (custody run) */
+    long every_ms;        /* 0: unset */
+    char *daily;          /* "06:00 America/New_York" */
+    char *cron;           /* five fields */
+    char *timezone;       /* the zone cron fields are read in */
+    char *tier;
+    long jitter_ms;       /* each fire is delayed by a fixed per-source amount below this */
+    char *pool_name;      /* the tenant pool for concurrency; default rate_limit.pool */
+    const pool_cfg *tenant;      /* resolved pool_name, NULL: none */
+    long priority;        /* from the tier; 5 without one */
     char *records;        /* JSON path of the records array */
     char *pagination_type;
     paginate_cfg pagination;
@@ -133,6 +177,10 @@ typedef struct config {
     size_t npools;
     char *signing_key;    /* audit: Ed25519 private key (PEM) signing checkpoints */
     char *verify_key;     /* audit: public key verify checks signatures with */
+    tier_cfg *tiers;
+    size_t ntiers;
+    run_cfg run;
+    alerts_cfg alerts;
     char hash[65];        /* SHA-256 of the file's bytes */
 } config;
 
@@ -154,6 +202,8 @@ source_cfg *config_source(config *c, const char *name);
 void config_print(const config *c, FILE *out);
 /* Print the configuration reference (Markdown) generated from the table. */
 void config_reference(FILE *out);
+/* The same reference as man(7) text (.SS per table, .TP per option), for custody(1). */
+void config_reference_roff(FILE *out);
 
 /* Resolve the store location to a path (relative to the config's dir).
  * Returns a malloc'd string. */

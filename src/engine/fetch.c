@@ -33,7 +33,13 @@ static void real_sleep(void *ud, int64_t ms)
         ;
 }
 
-const fetch_clock fetch_clock_real = {real_now, real_sleep, NULL};
+const fetch_clock fetch_clock_real = {real_now, real_sleep, NULL, NULL};
+
+/* A shutdown was requested: no further attempts (the last failure stands). */
+static int stopping(const fetcher *f)
+{
+    return f->clock.stop && *f->clock.stop;
+}
 
 /* ---- pools ---------------------------------------------------------------- */
 
@@ -295,9 +301,10 @@ cust_code fetch_page(fetcher *f, const fetch_page_req *rq, http_response *resp, 
                 memset(&o, 0, sizeof o);
                 o.transport_error = 1;
                 d = retry_decide(&src->retry_policy, attempt, &o, now, &f->rng);
-                if (d.verdict == RETRY_AGAIN) {
+                if (d.verdict == RETRY_AGAIN && !stopping(f)) {
                     f->clock.sleep_ms(f->clock.ud, d.delay_ms);
-                    continue;
+                    if (!stopping(f))
+                        continue;
                 }
                 break;
             }
@@ -441,9 +448,10 @@ cust_code fetch_page(fetcher *f, const fetch_page_req *rq, http_response *resp, 
                 last_code = CUST_EUPSTREAM;
                 break;
             }
-            if (d.verdict == RETRY_AGAIN) {
+            if (d.verdict == RETRY_AGAIN && !stopping(f)) {
                 f->clock.sleep_ms(f->clock.ud, d.delay_ms);
-                continue;
+                if (!stopping(f))
+                    continue;
             }
             if (!prc)
                 snprintf(last, sizeof last, "%s %s: HTTP %ld%s%s%s; %s", method, logurl.ptr, resp->status,

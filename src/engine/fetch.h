@@ -24,6 +24,9 @@ typedef struct fetch_clock {
     int64_t (*now_ms)(void *ud);       /* Unix time in ms */
     void (*sleep_ms)(void *ud, int64_t ms);
     void *ud;
+    /* A stop request (the daemon's SIGTERM): a wait is cut short and the
+     * page fails instead of trying again. NULL: never. */
+    const volatile int *stop;
 } fetch_clock;
 extern const fetch_clock fetch_clock_real;
 

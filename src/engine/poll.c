@@ -288,8 +288,9 @@ static cust_code summary_detail(const poll_summary *s, buf *d, const char *extra
     if (extra_key && (buf_addf(d, "\"%s\":", extra_key) || json_write_string(d, extra, strlen(extra)) ||
                       buf_addc(d, ',')))
         return CUST_ENOMEM;
-    if (buf_addf(d, "\"fetched\":%ld,\"new\":%ld,\"new_versions\":%ld,%s\"pages\":%ld,\"quarantined\":%ld,",
-                 s->fetched, s->stored_new, s->new_versions, s->not_modified ? "\"not_modified\":true," : "",
+    if (buf_addf(d, "\"fetched\":%ld,%s\"new\":%ld,\"new_versions\":%ld,%s\"pages\":%ld,\"quarantined\":%ld,",
+                 s->fetched, s->interrupted ? "\"interrupted\":true," : "", s->stored_new, s->new_versions,
+                 s->not_modified ? "\"not_modified\":true," : "",
                  s->pages, s->quarantined) ||
         /* the rejection ratio of the cycle, for alerting on spikes */
         (s->fetched && buf_addf(d, "\"rejection_ratio\":%s,", ratio_text(s->quarantined, s->fetched))) ||
@@ -930,8 +931,16 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
         fetch_page_req frq = {0};
         int first = sum->pages == 0;
 
-        if (src->max_pages && sum->pages >= src->max_pages)
+        if (src->max_pages && sum->pages >= src->max_pages) {
+            sum->more = 1;
             break;
+        }
+        if (o && o->stop && *o->stop) {
+            /* a clean stop: what is applied is committed below, with the
+             * cursor after it; the next cycle resumes there */
+            sum->more = sum->interrupted = 1;
+            break;
+        }
         if ((rc = src->pagination.ops->request(&pcfg, pos, &prq, e)))
             goto done;
         /* the incremental window travels with every page, except beside a
@@ -1087,7 +1096,16 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
                 goto done;
             }
         }
-        if (pages_in_tx >= src->commit_pages || step.done) {
+        if (o && o->progress) {
+            long long total = -1;
+            const json_value *tv = pcfg.total ? json_path(body, pcfg.total) : NULL;
+            if (tv && tv->type == JSON_NUMBER)
+                total = strtoll(tv->u.str, NULL, 10);
+            int by_pages = src->pagination_type && strcmp(src->pagination_type, "page") == 0;
+            o->progress(o->progress_ud, sum, by_pages ? -1 : total, by_pages ? total : -1);
+        }
+        if (pages_in_tx >= src->commit_pages || step.done || (o && o->tx_wanted && o->tx_wanted(o->tx_ud)) ||
+            (o && o->stop && *o->stop)) {
             if ((rc = set_cursor(&c, committed_pos, pending_pos, e)) || (rc = st->ops->commit(st, e))) {
                 page_step_release(&step);
                 goto done;
@@ -1220,7 +1238,9 @@ done:
                 brc = err_set(&le, CUST_ENOMEM, "out of memory");
             if (!brc && have_fetcher)
                 brc = flush_evidence(&c, &f, &le);
-            if (!brc && have_fetcher && primary_tried && src->breaker_policy.failures > 0) {
+            /* a cycle cut short by a shutdown request says nothing about the upstream */
+            int stopped = rc != CUST_OK && o && o->stop && *o->stop;
+            if (!brc && have_fetcher && primary_tried && src->breaker_policy.failures > 0 && !stopped) {
                 int ok = !(f.primary_failed || upstream_failure(rc));
                 breaker_state from = brk.state;
                 int64_t t = clk->now_ms(clk->ud);
@@ -1238,6 +1258,8 @@ done:
             }
             if (!brc)
                 brc = st->ops->kv_put(st, src->name, "last_summary", endd.ptr, &le); /* for custody status */
+            if (!brc && rc == CUST_OK)
+                brc = st->ops->kv_put(st, src->name, "last_ok_at", c.now, &le); /* staleness alerts */
             if (brc || audit(&c, "poll.end", "", endd.ptr, &le) ||
                 st->ops->source_set_result(st, src->name, c.now, rc ? cust_strerror(rc) : "ok", &le) ||
                 st->ops->checkpoint(st, c.now, o ? o->signer : NULL, &size, root, &le) || st->ops->commit(st, &le)) {
@@ -1257,6 +1279,7 @@ done:
             snprintf(sum->error, sizeof sum->error, "%s", le.msg);
         }
     }
+    sum->breaker_open = brk.state == BREAKER_OPEN;
     store_source_state_release(&state);
     free(committed_pos);
     free(pending_pos);

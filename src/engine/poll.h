@@ -21,6 +21,9 @@ typedef struct poll_summary {
     int snapshot_unchanged; /* snapshot: the whole set is as last time */
     double seconds;
     int not_modified;    /* the upstream answered 304: nothing changed */
+    int more;            /* stopped before the end (max_pages, a stop request): pages wait */
+    int interrupted;     /* a stop request ended the cycle at a page boundary */
+    int breaker_open;    /* the source's circuit breaker is open after this cycle */
     cust_code result;
     char error[1024];    /* when result != CUST_OK */
 } poll_summary;
@@ -32,12 +35,29 @@ void poll_clock_real(char out[32]);
 
 struct rate_pools;
 struct fetch_clock;
+
+/* Progress of a cycle, after each committed or applied page. total_records
+ * / total_pages: what the upstream says there is (offset `total`, page
+ * `total`), -1 when unknown. */
+typedef void (*poll_progress_fn)(void *ud, const poll_summary *sum, long long total_records,
+                                 long long total_pages);
+
 typedef struct poll_opts {
     const char *actor;
     poll_clock clock;     /* NULL: real time */
     struct rate_pools *pools;               /* shared budgets (rate_limit.pool); NULL: none */
     const struct fetch_clock *fetch_clock;  /* NULL: real time and sleep */
     const struct sign_key *signer;          /* signs the cycle's checkpoint; NULL: unsigned */
+    /* A stop request (SIGTERM): when *stop is set the cycle ends at the next
+     * page boundary, committing what it has, with sum->interrupted. */
+    const volatile int *stop;
+    /* Another writer waits for the store (the daemon): when this returns
+     * non-zero the open group is committed at the page boundary instead of
+     * being held across the next fetch. NULL: groups run to commit_pages. */
+    int (*tx_wanted)(void *ud);
+    void *tx_ud;
+    poll_progress_fn progress;              /* NULL: none */
+    void *progress_ud;
 } poll_opts;
 
 /* Run one cycle. Complete pages are committed as they go (commit_pages per

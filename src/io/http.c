@@ -8,8 +8,16 @@
 
 struct http_client {
     CURL *curl;
+    http_drive_fn drive;
+    void *drive_ud;
     char errbuf[CURL_ERROR_SIZE];
 };
+
+void http_client_set_driver(http_client *c, http_drive_fn drive, void *ud)
+{
+    c->drive = drive;
+    c->drive_ud = ud;
+}
 
 struct sink {
     http_response *resp;
@@ -214,7 +222,7 @@ cust_code http_perform(http_client *c, const http_request *req, http_response *r
     curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, resp);
     curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
-    rc = curl_easy_perform(c->curl);
+    rc = c->drive ? (CURLcode)c->drive(c->drive_ud, c->curl) : curl_easy_perform(c->curl);
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
     curl_easy_getinfo(c->curl, CURLINFO_TOTAL_TIME, &resp->seconds);
     curl_easy_getinfo(c->curl, CURLINFO_HTTP_VERSION, &resp->http_version);

@@ -59,6 +59,13 @@ typedef struct http_response {
 http_client *http_client_new(struct err *e);
 void http_client_free(http_client *c); /* NULL is a no-op */
 
+/* An event loop that runs transfers for this client (the daemon's libcurl
+ * multi handle): drive(ud, easy) adds the CURL easy handle to its multi
+ * handle, suspends the calling task until the transfer is done, removes
+ * it and returns its CURLcode. NULL: curl_easy_perform, blocking. */
+typedef int (*http_drive_fn)(void *ud, void *easy);
+void http_client_set_driver(http_client *c, http_drive_fn drive, void *ud);
+
 void http_response_init(http_response *r);
 void http_response_release(http_response *r);
 

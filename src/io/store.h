@@ -131,7 +131,15 @@ typedef struct store_ops {
      * sound, else the first problem found. */
     cust_code (*integrity)(store *s, char *what, size_t n, struct err *e);
     cust_code (*sources_list)(store *s, store_row_cb cb, void *ctx, struct err *e);
+    /* One nested unit inside an open transaction, for group commit (the
+     * daemon gives many cycles' transactions one COMMIT, one fsync):
+     * STORE_SP_BEGIN marks, STORE_SP_RELEASE keeps the unit's work inside
+     * the transaction (durable only at its commit), STORE_SP_ROLLBACK undoes
+     * the work since the mark and ends the unit. One level deep. */
+    cust_code (*savepoint)(store *s, int op, struct err *e);
 } store_ops;
+
+enum { STORE_SP_BEGIN = 1, STORE_SP_RELEASE = 2, STORE_SP_ROLLBACK = 3 };
 
 /* Every backend's handle starts with this. */
 struct store {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sqlite3.h>
 
+#include "core/failpoint.h"
 #include "core/jcs.h"
 #include "core/json.h"
 #include "core/merkle.h"
@@ -140,6 +141,7 @@ typedef struct sqlite_store {
     int in_tx;
     merkle_frontier front;      /* as of the open transaction */
     merkle_frontier front_saved; /* as of its begin, restored on rollback */
+    merkle_frontier front_sp;   /* as of the savepoint, restored on rollback to it */
     buf entry;                  /* scratch for audit entry bytes */
 } sqlite_store;
 
@@ -183,6 +185,14 @@ static cust_code exec(sqlite_store *s, const char *sql, struct err *e)
     }
     return CUST_OK;
 }
+
+/* A failpoint armed with "error" fails its write as an I/O error would:
+ * CUST_ESTORE through the caller's normal error path. */
+static cust_code failpoint_err(sqlite_store *s, struct err *e, const char *name)
+{
+    return err_set(e, CUST_ESTORE, "store %s: failpoint %s fired (CUSTODY_FAILPOINT)", s->path, name);
+}
+#define FAILPOINT(s, e, name) (CUST_FAILPOINT(name) ? failpoint_err((s), (e), (name)) : CUST_OK)
 
 static sqlite3_stmt *stmt(sqlite_store *s, int which)
 {
@@ -345,7 +355,7 @@ static cust_code sq_begin(store *base, struct err *e)
     cust_code rc;
     /* IMMEDIATE takes the write lock now, so a concurrent writer waits here
      * (busy timeout) instead of failing at the first insert. */
-    if ((rc = exec(s, "BEGIN IMMEDIATE", e)))
+    if ((rc = FAILPOINT(s, e, "store.begin.before")) || (rc = exec(s, "BEGIN IMMEDIATE", e)))
         return rc;
     s->in_tx = 1;
     s->front_saved = s->front;
@@ -356,8 +366,11 @@ static cust_code save_frontier(sqlite_store *s, struct err *e)
 {
     sqlite3_stmt *st;
     char hex[65], num[32];
+    cust_code rc;
     if (s->front.size == s->front_saved.size)
         return CUST_OK;
+    if ((rc = FAILPOINT(s, e, "store.frontier.before")))
+        return rc;
     for (int i = 0; i < s->front.n; i++) {
         st = stmt(s, ST_FRONT_PUT);
         sqlite3_bind_int(st, 1, i);
@@ -376,7 +389,7 @@ static cust_code save_frontier(sqlite_store *s, struct err *e)
     bind_text(st, 2, num);
     if (sqlite3_step(st) != SQLITE_DONE)
         return db_err(s, e, "saving the audit frontier");
-    return CUST_OK;
+    return FAILPOINT(s, e, "store.frontier.after");
 }
 
 static void sq_rollback(store *base)
@@ -391,6 +404,34 @@ static void sq_rollback(store *base)
     s->front = s->front_saved;
 }
 
+static cust_code sq_savepoint(store *base, int op, struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    cust_code rc;
+    if (!s->in_tx)
+        return err_set(e, CUST_ESTORE, "store %s: internal: a savepoint outside a transaction", s->path);
+    switch (op) {
+    case STORE_SP_BEGIN:
+        if ((rc = exec(s, "SAVEPOINT custody_unit", e)))
+            return rc;
+        s->front_sp = s->front;
+        return CUST_OK;
+    case STORE_SP_RELEASE:
+        for (int i = 0; i < ST_COUNT; i++)
+            sqlite3_reset(s->st[i]);
+        return exec(s, "RELEASE custody_unit", e);
+    case STORE_SP_ROLLBACK:
+        for (int i = 0; i < ST_COUNT; i++)
+            sqlite3_reset(s->st[i]);
+        if ((rc = exec(s, "ROLLBACK TO custody_unit", e)) || (rc = exec(s, "RELEASE custody_unit", e)))
+            return rc;
+        s->front = s->front_sp;
+        return CUST_OK;
+    default:
+        return err_set(e, CUST_ESTORE, "store %s: internal: savepoint op %d", s->path, op);
+    }
+}
+
 static cust_code sq_commit(store *base, struct err *e)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -401,12 +442,13 @@ static cust_code sq_commit(store *base, struct err *e)
     }
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_reset(s->st[i]);
-    if ((rc = exec(s, "COMMIT", e))) {
+    if ((rc = FAILPOINT(s, e, "store.commit.before")) || (rc = exec(s, "COMMIT", e))) {
         sq_rollback(base);
         return rc;
     }
     s->in_tx = 0;
-    return CUST_OK;
+    /* committed and durable, the caller not yet told */
+    return FAILPOINT(s, e, "store.commit.after");
 }
 
 void store_source_state_release(store_source_state *st)
@@ -467,14 +509,18 @@ static cust_code sq_kv_get(store *base, const char *source, const char *key, cha
 static cust_code sq_kv_put(store *base, const char *source, const char *key, const char *value, struct err *e)
 {
     sqlite_store *s = (sqlite_store *)base;
-    sqlite3_stmt *st = stmt(s, value ? ST_KV_PUT : ST_KV_DEL);
+    sqlite3_stmt *st;
+    cust_code rc;
+    if ((rc = FAILPOINT(s, e, "store.kv.before")))
+        return rc;
+    st = stmt(s, value ? ST_KV_PUT : ST_KV_DEL);
     bind_text(st, 1, source);
     bind_text(st, 2, key);
     if (value)
         bind_text(st, 3, value);
     if (sqlite3_step(st) != SQLITE_DONE)
         return db_err(s, e, "saving source state");
-    return CUST_OK;
+    return FAILPOINT(s, e, "store.kv.after");
 }
 
 static cust_code simple_list(store *base, const char *sql, store_row_cb cb, void *ctx, struct err *e);
@@ -571,7 +617,11 @@ static cust_code sq_holds_list(store *base, int active_only, store_row_cb cb, vo
 static cust_code sq_source_set_cursor(store *base, const char *source, const char *cursor, struct err *e)
 {
     sqlite_store *s = (sqlite_store *)base;
-    sqlite3_stmt *st = stmt(s, ST_SRC_CUR);
+    sqlite3_stmt *st;
+    cust_code rc;
+    if ((rc = FAILPOINT(s, e, "store.cursor.before")))
+        return rc;
+    st = stmt(s, ST_SRC_CUR);
     bind_text(st, 1, source);
     if (cursor)
         bind_text(st, 2, cursor);
@@ -579,20 +629,24 @@ static cust_code sq_source_set_cursor(store *base, const char *source, const cha
         sqlite3_bind_null(st, 2);
     if (sqlite3_step(st) != SQLITE_DONE)
         return db_err(s, e, "saving the cursor");
-    return CUST_OK;
+    return FAILPOINT(s, e, "store.cursor.after");
 }
 
 static cust_code sq_source_set_result(store *base, const char *source, const char *at, const char *result,
                                       struct err *e)
 {
     sqlite_store *s = (sqlite_store *)base;
-    sqlite3_stmt *st = stmt(s, ST_SRC_RES);
+    sqlite3_stmt *st;
+    cust_code rc;
+    if ((rc = FAILPOINT(s, e, "store.result.before")))
+        return rc;
+    st = stmt(s, ST_SRC_RES);
     bind_text(st, 1, source);
     bind_text(st, 2, at);
     bind_text(st, 3, result);
     if (sqlite3_step(st) != SQLITE_DONE)
         return db_err(s, e, "saving the poll result");
-    return CUST_OK;
+    return FAILPOINT(s, e, "store.result.after");
 }
 
 static cust_code sq_record_put(store *base, const store_record *r, store_outcome *out, int64_t *version,
@@ -601,6 +655,7 @@ static cust_code sq_record_put(store *base, const store_record *r, store_outcome
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = stmt(s, ST_HEAD);
     sqlite3_int64 v = 0;
+    cust_code fc;
     int rc;
     bind_text(st, 1, r->source);
     bind_text(st, 2, r->key);
@@ -618,6 +673,8 @@ static cust_code sq_record_put(store *base, const store_record *r, store_outcome
         return db_err(s, e, "looking up the latest version");
     }
     sqlite3_reset(st);
+    if ((fc = FAILPOINT(s, e, "store.record.before")))
+        return fc;
     st = stmt(s, ST_INS_REC);
     bind_text(st, 1, r->source);
     bind_text(st, 2, r->key);
@@ -634,14 +691,18 @@ static cust_code sq_record_put(store *base, const store_record *r, store_outcome
         return db_err(s, e, "storing a record");
     *out = v ? STORE_VERSION : STORE_NEW;
     *version = v + 1;
-    return CUST_OK;
+    return FAILPOINT(s, e, "store.record.after");
 }
 
 static cust_code sq_reject_put(store *base, const store_reject *r, store_outcome *out, int64_t *id,
                                struct err *e)
 {
     sqlite_store *s = (sqlite_store *)base;
-    sqlite3_stmt *st = stmt(s, ST_INS_REJ);
+    sqlite3_stmt *st;
+    cust_code rc;
+    if ((rc = FAILPOINT(s, e, "store.reject.before")))
+        return rc;
+    st = stmt(s, ST_INS_REJ);
     bind_text(st, 1, r->source);
     bind_text(st, 2, r->recon_key);
     sqlite3_bind_blob(st, 3, r->raw, (int)r->raw_len, SQLITE_STATIC);
@@ -655,7 +716,7 @@ static cust_code sq_reject_put(store *base, const store_reject *r, store_outcome
     *id = sqlite3_column_int64(st, 0);
     *out = sqlite3_column_int64(st, 1) == 1 ? STORE_NEW : STORE_DUPLICATE;
     sqlite3_reset(st);
-    return CUST_OK;
+    return FAILPOINT(s, e, "store.reject.after");
 }
 
 cust_code store_audit_entry_bytes(int64_t seq, const store_audit *a, buf *out, struct err *e)
@@ -690,6 +751,8 @@ static cust_code sq_audit_append(store *base, const store_audit *a, int64_t *seq
         return rc;
     merkle_leaf_hash(s->entry.ptr, s->entry.len, leaf);
     merkle_hex(leaf, hex);
+    if ((rc = FAILPOINT(s, e, "store.audit.before")))
+        return rc;
     st = stmt(s, ST_INS_AUD);
     sqlite3_bind_int64(st, 1, n);
     bind_text(st, 2, a->time);
@@ -705,7 +768,7 @@ static cust_code sq_audit_append(store *base, const store_audit *a, int64_t *seq
     merkle_frontier_push(&s->front, leaf);
     if (seq)
         *seq = n;
-    return CUST_OK;
+    return FAILPOINT(s, e, "store.audit.after");
 }
 
 static cust_code sq_checkpoint(store *base, const char *time, const struct sign_key *key, int64_t *tree_size,
@@ -729,6 +792,8 @@ static cust_code sq_checkpoint(store *base, const char *time, const struct sign_
             err_set(e, rc, "out of memory");
         goto out;
     }
+    if ((rc = FAILPOINT(s, e, "store.checkpoint.before")))
+        goto out;
     st = stmt(s, ST_CKP);
     sqlite3_bind_int64(st, 1, *tree_size);
     bind_text(st, 2, root_hex);
@@ -739,6 +804,8 @@ static cust_code sq_checkpoint(store *base, const char *time, const struct sign_
         sqlite3_bind_null(st, 4);
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = db_err(s, e, "writing a checkpoint");
+    else
+        rc = FAILPOINT(s, e, "store.checkpoint.after");
 out:
     buf_release(&text);
     buf_release(&sig);
@@ -900,6 +967,7 @@ const store_ops store_sqlite_ops = {
     .sources_list = sq_sources_list,
     .frontier_list = sq_frontier_list,
     .integrity = sq_integrity,
+    .savepoint = sq_savepoint,
 };
 
 static const store_ops *const backends[] = {&store_sqlite_ops};
