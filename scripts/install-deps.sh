@@ -5,7 +5,8 @@ set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config python3 sqlite3
       libcurl4-openssl-dev libsqlite3-dev libssl-dev libpcre2-dev libyaml-dev
-      libidn2-dev libunistring-dev)
+      libidn2-dev libunistring-dev libmicrohttpd-dev
+      chromium)
 # Robustness checks in scripts/test.sh: clang builds the libFuzzer harnesses
 # (scripts/fuzz.sh); libclang-rt-dev holds clang's libFuzzer and sanitizer
 # runtimes (only "recommended" by clang, so name it: --no-install-recommends);

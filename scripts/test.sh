@@ -19,7 +19,9 @@ echo "== all tests (plain build)"
 plain=$SECONDS
 
 echo "== all tests under ASan+UBSan"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCUSTODY_SANITIZE=ON >/dev/null
+# -O1: the level ASan is designed for; the suite starts its
+# binaries thousands of times (-O0 costs ~15 % more).
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS_DEBUG=-g -O1" -DCUSTODY_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$(nproc)"
 # verify_asan_link_order=0: tests/faults preloads its failing-I/O shim
 # (LD_PRELOAD) ahead of libasan; the shim forwards to the next definition, so

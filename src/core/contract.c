@@ -846,8 +846,11 @@ static const char *check_url(const char *s, size_t n, size_t *sch, size_t *hs, s
             for (size_t k = i; k <= h; parts++) {
                 size_t st = k;
                 int v = 0;
-                while (k < h && is_digit(s[k]))
-                    v = v * 10 + (s[k++] - '0');
+                while (k < h && is_digit(s[k])) {
+                    if (k - st < 3) /* a longer run is refused below: stop before int overflows */
+                        v = v * 10 + (s[k] - '0');
+                    k++;
+                }
                 if (k == st || k - st > 3 || v > 255 || (k - st > 1 && s[st] == '0'))
                     return "bad IPv4 address";
                 if (k < h && s[k] != '.')

@@ -257,6 +257,45 @@ static const struct otab tier_tab = {"tier", sizeof(tier_cfg), tier_opts, N(tier
                                      offsetof(tier_cfg, name), offsetof(tier_cfg, line),
                                      "A class of sources: interval and priority."};
 
+static const char *const webhook_schemes[] = {"standard", "stripe", "github", NULL};
+static const struct opt webhook_opts[] = {
+    {"scheme", O_ENUM, offsetof(webhook_cfg, scheme), NULL, F_REQ, NULL, webhook_schemes, 0, 0, 0,
+     "How deliveries are signed: standard (Standard Webhooks: webhook-id, webhook-timestamp, "
+     "webhook-signature), stripe (Stripe-Signature) or github (X-Hub-Signature-256, X-GitHub-Delivery)."},
+    {"secret_env", O_STRLIST, offsetof(webhook_cfg, secret_env), NULL, F_REQ, NULL, NULL,
+     offsetof(webhook_cfg, nsecret_env), 0, 0,
+     "Environment variables holding the signing secrets; a delivery signed with any of them passes "
+     "(list the new one beside the old while rotating)."},
+    {"tolerance", O_DURATION, offsetof(webhook_cfg, tolerance_ms), "300s", 0, NULL, NULL, 0, 0, 0,
+     "A signed timestamp further than this from the clock (either way) is refused."},
+    {"contract", O_STR, offsetof(webhook_cfg, contract_name), NULL, F_REQ, NULL, NULL, 0, 0, 0,
+     "The contract a payload must satisfy; its key names the record the payload changes, and its "
+     "fields are laid over the record's latest version as a new version."},
+    {"hold_for", O_DURATION, offsetof(webhook_cfg, hold_for_ms), "7d", 0, NULL, NULL, 0, 0, 0,
+     "A payload whose record has not arrived yet is held this long, applied in arrival order when a "
+     "poll ingests the record, then moved to quarantine."},
+    {"max_body", O_BYTES, offsetof(webhook_cfg, max_body), "1MiB", 0, NULL, NULL, 0, 0, 0,
+     "Larger deliveries are refused with 413 before they are read."},
+};
+static const struct otab webhook_tab = {"webhook", sizeof(webhook_cfg), webhook_opts, N(webhook_opts), -1, -1,
+                                        "Webhooks into this source, served by custody run (see serve)."};
+
+static const struct opt serve_opts[] = {
+    {"listen", O_STR, offsetof(serve_cfg, listen), NULL, 0, NULL, NULL, 0, 0, 0,
+     "Address:port of custody run's HTTP server (webhooks, /metrics, /healthz, /readyz, the status "
+     "page): 127.0.0.1:8650 or [::1]:8650; unset: no server. Anything but loopback needs tls_cert."},
+    {"tls_cert", O_STR, offsetof(serve_cfg, tls_cert), NULL, 0, NULL, NULL, 0, 0, 0,
+     "PEM certificate (chain) for HTTPS; relative to the config file."},
+    {"tls_key", O_STR, offsetof(serve_cfg, tls_key), NULL, 0, NULL, NULL, 0, 0, 0, "Its PEM private key."},
+    {"token_env", O_STR, offsetof(serve_cfg, token_env), NULL, 0, NULL, NULL, 0, 0, 0,
+     "Environment variable holding the operator token that unlocks the page's actions (resolve, "
+     "replay) and raw payloads; unset: the page is read-only."},
+    {"max_connections", O_INT, offsetof(serve_cfg, max_connections), "64", 0, NULL, NULL, 0, 0, 0,
+     "Connections served at once; more wait in the kernel's backlog."},
+};
+static const struct otab serve_tab = {"serve", sizeof(serve_cfg), serve_opts, N(serve_opts), -1, -1,
+                                      "custody run's HTTP server."};
+
 static const char *const log_formats[] = {"json", "text", NULL};
 static const struct opt run_opts[] = {
     {"max_concurrent", O_INT, offsetof(run_cfg, max_concurrent), "32", 0, NULL, NULL, 0, 0, 0,
@@ -443,6 +482,8 @@ static const struct opt source_opts[] = {
     {"jitter", O_DURATION, offsetof(source_cfg, jitter_ms), "0", 0, NULL, NULL, 0, 0, 0,
      "Delay each scheduled fire by a fixed per-source amount below this, to spread sources that "
      "share a schedule."},
+    {"webhook", O_TABLE, offsetof(source_cfg, webhook), NULL, 0, &webhook_tab, NULL, 0, 0, 0,
+     "Webhooks into this source (see webhook)."},
     {"pool", O_STR, offsetof(source_cfg, pool_name), NULL, 0, NULL, NULL, 0, 0, 0,
      "The tenant pool under `pools` whose max_concurrent this source counts against; default: "
      "rate_limit.pool."},
@@ -564,6 +605,8 @@ static const struct opt top_opts[] = {
     {"run", O_TABLE, offsetof(config, run), NULL, 0, &run_tab, NULL, 0, 0, 0, "The daemon (see run)."},
     {"alerts", O_TABLE, offsetof(config, alerts), NULL, 0, &alerts_tab, NULL, 0, 0, 0,
      "Alerts raised by custody run (see alerts)."},
+    {"serve", O_TABLE, offsetof(config, serve), NULL, 0, &serve_tab, NULL, 0, 0, 0,
+     "custody run's HTTP server (see serve)."},
 };
 static const struct otab top_tab = {"top level", sizeof(config), top_opts, N(top_opts), -1, -1,
                                     "The configuration file."};
@@ -1124,6 +1167,24 @@ static void print_table(FILE *out, const struct otab *t, const void *obj, int in
 /* set while hashing a contract: its fields count even when they came from a schema */
 static _Thread_local int print_schema_fields;
 
+/* The contract's effective form, printed by the option table, names
+ * exactly the rules a record was judged by: its SHA-256. -1 on ENOMEM. */
+static int contract_hash_of(const contract *k, char out[65])
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (!m)
+        return -1;
+    print_schema_fields = 1;
+    print_table(m, &contract_tab, k, 0, 0);
+    print_schema_fields = 0;
+    fclose(m);
+    jcs_sha256_hex(text ? text : "", len, out);
+    free(text);
+    return 0;
+}
+
 /* A source's schedule must parse and its zone exist, so `custody check`
  * catches "America/New_Yrok" before the daemon runs. */
 static cust_code check_schedule(const source_cfg *s, const char *f, struct err *e)
@@ -1382,24 +1443,27 @@ static cust_code check_source(struct loader *L, config *c, source_cfg *s, size_t
     for (size_t j = 0; j < c->ncontracts; j++)
         if (strcmp(c->contracts[j].name, s->contract_name) == 0)
             s->contract = &c->contracts[j];
-    if (s->contract) {
-        /* the contract's effective form, printed by the option table, names
-         * exactly the rules a record was judged by */
-        char *text = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&text, &len);
-        if (!m)
-            return err_set(e, CUST_ENOMEM, "out of memory");
-        print_schema_fields = 1;
-        print_table(m, &contract_tab, s->contract, 0, 0);
-        print_schema_fields = 0;
-        fclose(m);
-        jcs_sha256_hex(text ? text : "", len, s->contract_hash);
-        free(text);
-    }
     if (!s->contract)
         return err_set(e, CUST_ECONFIG, "%s:%d: %s.contract: no contract named \"%s\" under contracts",
                        f, s->line, s->name, s->contract_name);
+    if (contract_hash_of(s->contract, s->contract_hash))
+        return err_set(e, CUST_ENOMEM, "out of memory");
+    if (s->webhook.scheme) {
+        for (size_t j = 0; j < c->ncontracts; j++)
+            if (strcmp(c->contracts[j].name, s->webhook.contract_name) == 0)
+                s->webhook.contract = &c->contracts[j];
+        if (!s->webhook.contract)
+            return err_set(e, CUST_ECONFIG, "%s:%d: %s.webhook.contract: no contract named \"%s\" under contracts",
+                           f, s->line, s->name, s->webhook.contract_name);
+        if (contract_hash_of(s->webhook.contract, s->webhook.contract_hash))
+            return err_set(e, CUST_ENOMEM, "out of memory");
+        if (s->webhook.max_body < 1024 || s->webhook.hold_for_ms < 1000 || s->webhook.tolerance_ms < 1000)
+            return err_set(e, CUST_ECONFIG, "%s:%d: %s.webhook: max_body at least 1KiB, hold_for and tolerance at "
+                           "least 1s", f, s->line, s->name);
+        if (s->files.dir)
+            return err_set(e, CUST_ECONFIG, "%s:%d: %s.webhook: a file source takes no webhooks", f, s->line,
+                           s->name);
+    }
     return CUST_OK;
 }
 
@@ -1468,6 +1532,21 @@ static cust_code check_config(struct loader *L, config *c)
         c->alerts.webhook_attempts < 1 || c->alerts.command_timeout_ms < 1000)
         return err_set(L->e, CUST_ECONFIG, "%s:1: alerts: rejection_ratio 0..1, stuck_cycles and "
                        "webhook_attempts at least 1, command_timeout at least 1s", L->file);
+    if (c->serve.listen) {
+        const char *colon = strrchr(c->serve.listen, ':');
+        int loop = !strncmp(c->serve.listen, "127.", 4) || !strncmp(c->serve.listen, "[::1]:", 6) ||
+                   !strncmp(c->serve.listen, "localhost:", 10);
+        if (!colon || atol(colon + 1) < 0 || atol(colon + 1) > 65535 || colon == c->serve.listen)
+            return err_set(L->e, CUST_ECONFIG, "%s:1: serve.listen: \"%s\": write ADDRESS:PORT, e.g. "
+                           "127.0.0.1:8650 or [::1]:8650", L->file, c->serve.listen);
+        if (!!c->serve.tls_cert != !!c->serve.tls_key)
+            return err_set(L->e, CUST_ECONFIG, "%s:1: serve: tls_cert and tls_key go together", L->file);
+        if (!loop && !c->serve.tls_cert)
+            return err_set(L->e, CUST_ECONFIG, "%s:1: serve.listen: %s is not loopback; serving webhooks and the "
+                           "operator page beyond this machine needs tls_cert and tls_key", L->file, c->serve.listen);
+        if (c->serve.max_connections < 1)
+            return err_set(L->e, CUST_ECONFIG, "%s:1: serve.max_connections: at least 1", L->file);
+    }
     if (c->alerts.webhook && strncmp(c->alerts.webhook, "http://", 7) != 0 &&
         strncmp(c->alerts.webhook, "https://", 8) != 0)
         return err_set(L->e, CUST_ECONFIG, "%s:1: alerts.webhook: \"%s\" is not an http(s) URL", L->file,
@@ -1566,7 +1645,8 @@ cust_code config_load_string(const char *text, size_t len, const char *name, con
     }
     /* Files the config names (secrets, keys, CAs, drop directories) are
      * relative to the config file, like the store. */
-    if (resolve_path(c->dir, &c->signing_key) || resolve_path(c->dir, &c->verify_key)) {
+    if (resolve_path(c->dir, &c->signing_key) || resolve_path(c->dir, &c->verify_key) ||
+        resolve_path(c->dir, &c->serve.tls_cert) || resolve_path(c->dir, &c->serve.tls_key)) {
         rc = err_set(e, CUST_ENOMEM, "out of memory");
         goto out;
     }
@@ -1876,10 +1956,18 @@ static void print_opt(FILE *out, const struct opt *o, const void *obj, int ind, 
         return;
     }
     case O_TABLE: {
-        /* a table whose options are all unset prints nothing at all */
+        /* a table whose options are all unset prints nothing at all, nor
+         * one whose required string is unset (an absent webhook block) */
         char *text = NULL;
         size_t len = 0;
-        FILE *m = open_memstream(&text, &len);
+        FILE *m;
+        for (size_t k = 0; k < o->sub->nopts; k++) {
+            const struct opt *so = &o->sub->opts[k];
+            if ((so->flags & F_REQ) && (so->type == O_STR || so->type == O_ENUM) &&
+                !*(char *const *)((const char *)obj + o->off + so->off))
+                return;
+        }
+        m = open_memstream(&text, &len);
         if (!m)
             return;
         print_table(m, o->sub, (const char *)obj + o->off, ind + 2, 0);

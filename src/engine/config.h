@@ -113,6 +113,28 @@ typedef struct alerts_cfg {
     long webhook_attempts;
 } alerts_cfg;
 
+/* Webhooks into a source (custody run's server): verified, then applied
+ * as a new version of the record with the same key. */
+typedef struct webhook_cfg {
+    char *scheme;         /* "standard", "stripe", "github"; NULL: no webhooks */
+    char **secret_env;    /* environment variables holding the secrets (several: key rotation) */
+    size_t nsecret_env;
+    long tolerance_ms;
+    char *contract_name;  /* the payload's contract: its key names the record */
+    const struct contract *contract;
+    char contract_hash[65];
+    long hold_for_ms;     /* a mutation waits this long for its record, then goes to quarantine */
+    long max_body;
+} webhook_cfg;
+
+typedef struct serve_cfg {
+    char *listen;         /* "127.0.0.1:8650", "[::1]:8650"; NULL: no server */
+    char *tls_cert;       /* PEM; with tls_key: HTTPS */
+    char *tls_key;
+    char *token_env;      /* the operator token for the page's actions */
+    long max_connections;
+} serve_cfg;
+
 typedef struct source_cfg {
     char *name;
     char *url;
@@ -153,6 +175,7 @@ typedef struct source_cfg {
     char *pool_name;      /* the tenant pool for concurrency; default rate_limit.pool */
     const pool_cfg *tenant;      /* resolved pool_name, NULL: none */
     long priority;        /* from the tier; 5 without one */
+    webhook_cfg webhook;
     char *records;        /* JSON path of the records array */
     char *pagination_type;
     paginate_cfg pagination;
@@ -181,6 +204,7 @@ typedef struct config {
     size_t ntiers;
     run_cfg run;
     alerts_cfg alerts;
+    serve_cfg serve;
     char hash[65];        /* SHA-256 of the file's bytes */
 } config;
 

@@ -24,13 +24,15 @@
 #include "io/tzload.h"
 #include "log.h"
 #include "poll.h"
+#include "hook.h"
+#include "serve.h"
 
 extern char **environ;
 
 #define NPRIO 10
 
 enum task_state { T_READY, T_HTTP, T_SLEEP, T_WRITER, T_COMMIT, T_DONE };
-enum task_kind { K_POLL, K_RELOAD, K_VERIFY };
+enum task_kind { K_POLL, K_RELOAD, K_VERIFY, K_SERVE, K_EXPIRE };
 
 struct daemon;
 struct gen;
@@ -50,6 +52,10 @@ struct dsrc {
     int pool;                /* index into gen->pools, -1 none */
     long stuck;              /* cycles with fresh records and an unmoved cursor */
     long cycles;
+    double ratios[24];       /* recent rejection ratios, a ring (the page's sparkline) */
+    int nratios, ratio_at;
+    int64_t last_ok_ms;      /* last successful cycle seen by this daemon (or the store), -1 never */
+    int breaker_open;
 };
 
 struct pool_state {
@@ -92,6 +98,8 @@ struct task {
     struct err commit_err;
     int verify_failed;
     char note[1024];         /* K_RELOAD: what happened */
+    void (*fn)(void *);      /* K_SERVE: the server's work */
+    void *fn_arg;
     char from_hash[65], to_hash[65];
 };
 
@@ -130,6 +138,15 @@ struct daemon {
     size_t nlate, caplate;
     long cycles, failures;
     int64_t max_late;
+    serve *srv;
+    long long http_status[600];  /* upstream responses by status (0: no response) */
+    long long rec_new, rec_versions, rec_dup, rec_quar, polls_ok, polls_failed, polls_stopped;
+    long long commit_buckets[12]; /* round COMMIT latency histogram (cumulative at render) */
+    double commit_sum;
+    int64_t next_expire_ms;
+    ui_source_live *live;
+    size_t nlive;
+    char last_verify[256];
     const char *stop_reason;
 };
 
@@ -193,6 +210,11 @@ static int drive(void *ud, void *easy)
     t->easy = easy;
     t->state = T_HTTP;
     coro_yield();
+    {
+        long code = 0;
+        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+        d->http_status[code >= 0 && code < 600 ? code : 0]++;
+    }
     return t->curl_rc;
 }
 
@@ -273,9 +295,22 @@ static void round_commit(struct daemon *d)
 {
     struct err e = {0};
     cust_code rc;
+    struct timespec t0, t1;
+    double secs;
+    static const double bounds[11] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
     if (!d->round_open || d->writer)
         return;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = d->inner->commit(d->st, &e);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    d->commit_sum += secs;
+    {
+        int b = 0;
+        while (b < 11 && secs > bounds[b])
+            b++;
+        d->commit_buckets[b]++;
+    }
     d->round_open = 0;
     d->rounds++;
     for (size_t i = 0; i < d->ncw; i++) {
@@ -473,6 +508,14 @@ static cust_code gen_new(struct daemon *d, config *cfg, struct gen **out, struct
             break;
         last = parse_iso(ss.last_poll_at);
         store_source_state_release(&ss);
+        ds->last_ok_ms = -1;
+        {
+            char *v = NULL;
+            if (d->st->ops->kv_get(d->st, s->name, "last_ok_at", &v, e) == CUST_OK && v)
+                ds->last_ok_ms = parse_iso(v);
+            free(v);
+            err_clear(e);
+        }
         if (s->daily || s->cron) {
             next = sched_next(&ds->spec, last >= 0 ? last : now);
             if (next < 0)
@@ -806,6 +849,32 @@ static void run_verify_alert(void *arg)
     deliver_all(t, &t->gen->cfg->alerts, ev, nev);
 }
 
+static void run_serve(void *arg)
+{
+    struct task *t = arg;
+    t->fn(t->fn_arg);
+}
+
+static void run_expire(void *arg)
+{
+    struct task *t = arg;
+    struct daemon *d = t->d;
+    char now[32];
+    long n = 0;
+    struct err e = {0};
+    iso_ms(now_ms(), now);
+    if (d->st->ops->begin(d->st, &e) != CUST_OK)
+        return;
+    if (hook_expire(t->gen->cfg, d->st, now, d->o->actor, &n, &e) || d->st->ops->commit(d->st, &e)) {
+        d->st->ops->rollback(d->st);
+        log_event("error", "webhook.expire", NULL, NULL, NULL, "held webhooks not expired: %s", e.msg);
+        return;
+    }
+    if (n)
+        log_event("warn", "webhook.expired", NULL, NULL, NULL,
+                  "%ld held webhook(s) waited past webhook.hold_for for their records: moved to quarantine", n);
+}
+
 /* ---- scheduling ----------------------------------------------------------- */
 
 static sched_outcome outcome_of(const struct task *t)
@@ -932,6 +1001,16 @@ static void finish_task(struct daemon *d, struct task *t)
         d->cycles++;
         if (t->rc)
             d->failures++;
+        if (t->sum.interrupted)
+            d->polls_stopped++;
+        else if (t->rc)
+            d->polls_failed++;
+        else
+            d->polls_ok++;
+        d->rec_new += t->sum.stored_new;
+        d->rec_versions += t->sum.new_versions;
+        d->rec_dup += t->sum.duplicates;
+        d->rec_quar += t->sum.quarantined;
         if (t->gen == g) {
             idx = t->src;
         } else {
@@ -948,6 +1027,15 @@ static void finish_task(struct daemon *d, struct task *t)
                 ds->cur_ms = t->gen->src[t->src].cur_ms;
             }
             reschedule(d, g, ds, t, now);
+            if (t->sum.fetched > 0) {
+                ds->ratios[ds->ratio_at] = (double)t->sum.quarantined / (double)t->sum.fetched;
+                ds->ratio_at = (ds->ratio_at + 1) % 24;
+                if (ds->nratios < 24)
+                    ds->nratios++;
+            }
+            if (t->rc == CUST_OK)
+                ds->last_ok_ms = now;
+            ds->breaker_open = t->sum.breaker_open;
             if (!ds->waiting)
                 queue_push(g, idx);
         }
@@ -1014,6 +1102,12 @@ static void reap_verify(struct daemon *d)
     t->gen = d->cur;
     d->cur->refs++;
     t->verify_failed = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : WIFEXITED(status) && WEXITSTATUS(status) == 4 ? 1 : -1;
+    {
+        char at[32];
+        iso_ms(now_ms(), at);
+        snprintf(d->last_verify, sizeof d->last_verify, "%s at %s",
+                 t->verify_failed == 0 ? "passed" : t->verify_failed == 1 ? "FAILED" : "could not run", at);
+    }
     log_event(t->verify_failed ? "error" : "info", "audit.verify", NULL, NULL, NULL, "%s",
               t->verify_failed == 0 ? "the audit log verifies" :
               t->verify_failed == 1 ? "the audit log does NOT verify" :
@@ -1125,6 +1219,148 @@ static int64_t next_wake(struct daemon *d, int64_t now)
     return w;
 }
 
+/* ---- what the server borrows ------------------------------------------ */
+
+static int host_spawn(void *ud, void (*fn)(void *), void *arg)
+{
+    struct daemon *d = ud;
+    struct task *t;
+    if (d->stop || !(t = task_new(d, K_SERVE, run_serve)))
+        return -1;
+    t->gen = d->cur;
+    d->cur->refs++;
+    t->fn = fn;
+    t->fn_arg = arg;
+    return 0;
+}
+
+static const config *host_config(void *ud)
+{
+    return ((struct daemon *)ud)->cur->cfg;
+}
+
+static int host_ready(void *ud)
+{
+    return !((struct daemon *)ud)->stop;
+}
+
+static void host_live(void *ud, const ui_source_live **out, size_t *n, const char **last_verify)
+{
+    struct daemon *d = ud;
+    struct gen *g = d->cur;
+    static double ratios[1]; /* placeholder for sources without any */
+    if (d->nlive < g->n) {
+        ui_source_live *p = realloc(d->live, g->n * sizeof *p);
+        if (!p) {
+            *out = NULL;
+            *n = 0;
+            return;
+        }
+        d->live = p;
+    }
+    d->nlive = g->n;
+    for (size_t i = 0; i < g->n; i++) {
+        struct dsrc *ds = &g->src[i];
+        /* unroll the ring to oldest-first, in place */
+        double tmp[24];
+        for (int k = 0; k < ds->nratios; k++)
+            tmp[k] = ds->ratios[(ds->ratio_at - ds->nratios + k + 24) % 24];
+        memcpy(ds->ratios, tmp, (size_t)ds->nratios * sizeof *tmp);
+        ds->ratio_at = ds->nratios % 24;
+        d->live[i].name = ds->sc->name;
+        d->live[i].due_ms = ds->running ? -1 : ds->due_ms;
+        d->live[i].running = ds->running;
+        d->live[i].ratios = ds->nratios ? ds->ratios : ratios;
+        d->live[i].nratios = (size_t)ds->nratios;
+    }
+    *out = d->live;
+    *n = d->nlive;
+    *last_verify = d->last_verify[0] ? d->last_verify : NULL;
+}
+
+static void metric_label(buf *b, const char *v)
+{
+    for (; *v; v++) {
+        int bad = 0;
+        if (*v == '\\' || *v == '"')
+            bad = buf_addc(b, '\\') || buf_addc(b, *v);
+        else if (*v == '\n')
+            bad = buf_adds(b, "\\n");
+        else
+            bad = buf_addc(b, *v);
+        if (bad)
+            return;
+    }
+}
+
+void serve_metrics(buf *out);
+
+static void host_metrics(void *ud, buf *b)
+{
+    struct daemon *d = ud;
+    struct gen *g = d->cur;
+    static const char *const bounds[11] = {"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1",
+                                           "0.25", "0.5", "1"};
+    int64_t now = now_ms();
+    long long cum = 0;
+    int bad = 0;
+    bad |= buf_adds(b, "# HELP custody_up The daemon is running.\n# TYPE custody_up gauge\ncustody_up 1\n");
+    bad |= buf_addf(b, "# HELP custody_polls_total Poll cycles by result.\n# TYPE custody_polls_total counter\n"
+                       "custody_polls_total{result=\"ok\"} %lld\ncustody_polls_total{result=\"error\"} %lld\n"
+                       "custody_polls_total{result=\"interrupted\"} %lld\n",
+                    d->polls_ok, d->polls_failed, d->polls_stopped);
+    bad |= buf_addf(b, "# HELP custody_cycles_running Poll cycles running now.\n# TYPE custody_cycles_running gauge\n"
+                       "custody_cycles_running %ld\n", d->polls_running);
+    bad |= buf_adds(b, "# HELP custody_http_requests_total Upstream HTTP responses by status (0: no response).\n"
+                       "# TYPE custody_http_requests_total counter\n");
+    for (int i = 0; i < 600; i++)
+        if (d->http_status[i])
+            bad |= buf_addf(b, "custody_http_requests_total{status=\"%d\"} %lld\n", i, d->http_status[i]);
+    bad |= buf_addf(b, "# HELP custody_records_total Records fetched, by what became of them.\n"
+                       "# TYPE custody_records_total counter\n"
+                       "custody_records_total{outcome=\"new\"} %lld\ncustody_records_total{outcome=\"version\"} %lld\n"
+                       "custody_records_total{outcome=\"duplicate\"} %lld\n"
+                       "custody_records_total{outcome=\"quarantined\"} %lld\n",
+                    d->rec_new, d->rec_versions, d->rec_dup, d->rec_quar);
+    bad |= buf_adds(b, "# HELP custody_commit_seconds Latency of the store's COMMIT (one per round of cycles).\n"
+                       "# TYPE custody_commit_seconds histogram\n");
+    for (int i = 0; i < 11; i++) {
+        cum += d->commit_buckets[i];
+        bad |= buf_addf(b, "custody_commit_seconds_bucket{le=\"%s\"} %lld\n", bounds[i], cum);
+    }
+    cum += d->commit_buckets[11];
+    bad |= buf_addf(b, "custody_commit_seconds_bucket{le=\"+Inf\"} %lld\ncustody_commit_seconds_sum %.6f\n"
+                       "custody_commit_seconds_count %lld\n", cum, d->commit_sum, cum);
+    bad |= buf_adds(b, "# HELP custody_source_breaker_open The source's circuit breaker is open.\n"
+                       "# TYPE custody_source_breaker_open gauge\n");
+    for (size_t i = 0; i < g->n; i++) {
+        bad |= buf_adds(b, "custody_source_breaker_open{source=\"");
+        metric_label(b, g->src[i].sc->name);
+        bad |= buf_addf(b, "\"} %d\n", g->src[i].breaker_open);
+    }
+    bad |= buf_adds(b, "# HELP custody_source_lag_seconds Time since the source's last successful cycle.\n"
+                       "# TYPE custody_source_lag_seconds gauge\n");
+    for (size_t i = 0; i < g->n; i++) {
+        if (g->src[i].last_ok_ms < 0)
+            continue;
+        bad |= buf_adds(b, "custody_source_lag_seconds{source=\"");
+        metric_label(b, g->src[i].sc->name);
+        bad |= buf_addf(b, "\"} %.3f\n", (double)(now - g->src[i].last_ok_ms) / 1000.0);
+    }
+    bad |= buf_adds(b, "# HELP custody_source_rejection_ratio Quarantined share of the source's last cycle.\n"
+                       "# TYPE custody_source_rejection_ratio gauge\n");
+    for (size_t i = 0; i < g->n; i++) {
+        const struct dsrc *ds = &g->src[i];
+        if (!ds->nratios)
+            continue;
+        bad |= buf_adds(b, "custody_source_rejection_ratio{source=\"");
+        metric_label(b, ds->sc->name);
+        bad |= buf_addf(b, "\"} %.4f\n", ds->ratios[(ds->ratio_at + 23) % 24]);
+    }
+    (void)bad;
+    serve_metrics(b);
+}
+
 static void begin_stop(struct daemon *d, const char *why, int64_t now)
 {
     if (d->stop) {
@@ -1196,6 +1432,17 @@ cust_code daemon_run(config *cfg, store *st, const daemon_opts *o, struct err *e
         rc = e->code;
         goto out;
     }
+    if (d->cur->cfg->serve.listen) {
+        serve_host h = {d, host_spawn, host_config, st, o->actor, o->signer, host_ready, host_metrics, host_live};
+        if ((rc = serve_start(&d->cur->cfg->serve, &h, &d->srv, e)))
+            goto out;
+        {
+            char f[64];
+            snprintf(f, sizeof f, "\"port\":%d", serve_port(d->srv));
+            log_event("info", "serve.start", NULL, NULL, f, "serving on %s (port %d)%s", d->cur->cfg->serve.listen,
+                      serve_port(d->srv), d->cur->cfg->serve.tls_cert ? " over TLS" : "");
+        }
+    }
     log_event("info", "daemon.start", NULL, NULL, NULL,
               "custody run: %zu sources, up to %ld cycles at once, pid %ld", d->cur->n,
               d->cur->cfg->run.max_concurrent, (long)getpid());
@@ -1203,8 +1450,8 @@ cust_code daemon_run(config *cfg, store *st, const daemon_opts *o, struct err *e
         d->next_verify_ms = d->started_ms + d->cur->cfg->run.verify_every_ms;
 
     for (;;) {
-        int ready = 0, numfds = 0, still;
-        struct curl_waitfd wfd;
+        int ready = 0, numfds = 0, still, nw = 1;
+        struct curl_waitfd wfd[2];
         CURLMsg *msg;
         int64_t wake;
         char c;
@@ -1233,6 +1480,19 @@ cust_code daemon_run(config *cfg, store *st, const daemon_opts *o, struct err *e
             }
         } else {
             start_due(d, now);
+            if (now >= d->next_expire_ms) {
+                int hooks = 0;
+                for (size_t i = 0; i < d->cur->n && !hooks; i++)
+                    hooks = d->cur->src[i].sc->webhook.scheme != NULL;
+                if (hooks) {
+                    struct task *xt = task_new(d, K_EXPIRE, run_expire);
+                    if (xt) {
+                        xt->gen = d->cur;
+                        d->cur->refs++;
+                    }
+                }
+                d->next_expire_ms = now + 60000;
+            }
             if (d->next_verify_ms && now >= d->next_verify_ms && !d->verify_pid) {
                 spawn_verify(d);
                 d->next_verify_ms = now + d->cur->cfg->run.verify_every_ms;
@@ -1290,10 +1550,19 @@ cust_code daemon_run(config *cfg, store *st, const daemon_opts *o, struct err *e
         wake = next_wake(d, now) - now_ms();
         if (wake < 0)
             wake = 0;
-        memset(&wfd, 0, sizeof wfd);
-        wfd.fd = d->pipefd[0];
-        wfd.events = CURL_WAIT_POLLIN;
-        curl_multi_poll(d->multi, &wfd, 1, (int)(wake > 1000 ? 1000 : wake), &numfds);
+        memset(wfd, 0, sizeof wfd);
+        wfd[0].fd = d->pipefd[0];
+        wfd[0].events = CURL_WAIT_POLLIN;
+        if (d->srv && serve_fd(d->srv) >= 0) {
+            int64_t st_ms = serve_timeout_ms(d->srv);
+            wfd[1].fd = serve_fd(d->srv);
+            wfd[1].events = CURL_WAIT_POLLIN;
+            nw = 2;
+            if (st_ms >= 0 && st_ms < wake)
+                wake = st_ms;
+        }
+        curl_multi_poll(d->multi, wfd, (unsigned)nw, (int)(wake > 1000 ? 1000 : wake), &numfds);
+        serve_run(d->srv);
     }
 
     round_commit(d);
@@ -1322,6 +1591,7 @@ cust_code daemon_run(config *cfg, store *st, const daemon_opts *o, struct err *e
                   d->cycles, d->failures);
     }
 out:
+    serve_stop(d->srv);
     st->ops = d->inner;
     g_sigfd = -1;
     signal(SIGTERM, SIG_DFL);
@@ -1346,6 +1616,7 @@ out_nocfg:
     free(d->wq);
     free(d->cw);
     free(d->late);
+    free(d->live);
     rate_pools_free(d->pools);
     if (d->multi)
         curl_multi_cleanup(d->multi);

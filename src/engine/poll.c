@@ -2,6 +2,7 @@
  * of commit_pages pages): a page's records, rejections, the cursor after it
  * and their audit entries commit together or not at all. */
 #include "poll.h"
+#include "hook.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -40,7 +41,7 @@ static double mono_now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void new_cycle_id(char out[33])
+void poll_new_cycle_id(char out[33])
 {
     unsigned char r[16];
     if (RAND_bytes(r, sizeof r) != 1) {
@@ -227,8 +228,17 @@ static cust_code one_record(struct cycle *c, const json_value *raw, const char *
                                  "\"version\":%lld}",
                      c->src->contract_hash, hash, raw_hash, request_id, (long long)version))
             return err_set(e, CUST_ENOMEM, "out of memory");
-        return audit(c, out == STORE_NEW ? "record.new" : "record.version", buf_str(&c->key),
-                     c->detail.ptr, e);
+        if ((rc = audit(c, out == STORE_NEW ? "record.new" : "record.version", buf_str(&c->key), c->detail.ptr, e)))
+            return rc;
+        if (out == STORE_NEW && c->src->webhook.scheme) {
+            /* webhooks that came before their record apply now, in arrival order */
+            long applied = 0;
+            if ((rc = hook_release(c->cfg, c->src, c->st, buf_str(&c->key), c->now, c->actor, c->sum->cycle, &applied,
+                                   e)))
+                return rc;
+            c->sum->hooks_applied += applied;
+        }
+        return CUST_OK;
     }
     /* Rejected: keep the raw bytes and the errors; the reconciliation key
      * is the SHA-256 of the raw record's JCS, or, when the raw record is
@@ -754,7 +764,7 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
     memset(sum, 0, sizeof *sum);
     memset(&f, 0, sizeof f);
     snprintf(sum->source, sizeof sum->source, "%s", src->name);
-    new_cycle_id(sum->cycle);
+    poll_new_cycle_id(sum->cycle);
     at_commit = *sum;
     memset(&c, 0, sizeof c);
     c.cfg = cfg;

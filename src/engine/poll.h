@@ -18,6 +18,7 @@ typedef struct poll_summary {
     long quarantined;    /* rejected (first sighting + seen again) */
     long quarantine_new; /* of which first sighting */
     long removed;        /* snapshot: keys gone upstream, tombstoned */
+    long hooks_applied;  /* held webhooks applied to records this cycle brought */
     int snapshot_unchanged; /* snapshot: the whole set is as last time */
     double seconds;
     int not_modified;    /* the upstream answered 304: nothing changed */
@@ -31,6 +32,8 @@ typedef struct poll_summary {
 /* The clock the engine reads; tests may inject a fixed one. Writes a UTC
  * RFC 3339 time with milliseconds ("2026-11-24T10:00:00.123Z"). */
 typedef void (*poll_clock)(char out[32]);
+/* A fresh correlation id (32 hex digits) for a cycle or a webhook delivery. */
+void poll_new_cycle_id(char out[33]);
 void poll_clock_real(char out[32]);
 
 struct rate_pools;

@@ -158,7 +158,8 @@ static int audit_row(void *ud, const store_row *row)
     if ((!strcmp(a.action, "poll.end") || !strcmp(a.action, "audit.checkpoint")) && !v->ckp_here)
         return fail(v, (long)seq, "audit entry %lld (%s) has no checkpoint at tree size %lld: a checkpoint was "
                     "deleted", seq, a.action, seq);
-    if (!strcmp(a.action, "poll.start") || !strcmp(a.action, "replay.start")) {
+    if (!strcmp(a.action, "poll.start") || !strcmp(a.action, "replay.start") ||
+        !strcmp(a.action, "webhook.received")) {
         json_value *h = j ? json_get(j, "config_hash") : NULL;
         const char *f[2] = {a.cycle_id, h && h->type == JSON_STRING ? h->u.str : ""};
         int bad = claim_addv(&v->cycles, f, 2);

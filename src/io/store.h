@@ -137,7 +137,27 @@ typedef struct store_ops {
      * the transaction (durable only at its commit), STORE_SP_ROLLBACK undoes
      * the work since the mark and ends the unit. One level deep. */
     cust_code (*savepoint)(store *s, int op, struct err *e);
+    /* Webhooks. A delivery id is recorded once per source: *dup is set
+     * when it was already there (the delivery changes nothing then). */
+    cust_code (*webhook_seen)(store *s, const char *source, const char *id, const char *at, int *dup,
+                              struct err *e);
+    /* A mutation whose record has not been ingested yet, held durably;
+     * applied (in arrival order) when a poll ingests the record, or moved
+     * to quarantine when it expires. */
+    cust_code (*webhook_hold)(store *s, const char *source, const char *key, const char *webhook_id,
+                              const char *payload, const char *at, const char *expires_at, int64_t *seq,
+                              struct err *e);
+    /* Held mutations, oldest first: of (source, key) when key is not NULL,
+     * else every one still held that expires before `before` (NULL: all
+     * held). Rows: seq, source, key, webhook_id, payload, received_at,
+     * expires_at. */
+    cust_code (*webhook_holds)(store *s, const char *source, const char *key, const char *before, store_row_cb cb,
+                               void *ctx, struct err *e);
+    /* status "applied" or "expired". */
+    cust_code (*webhook_settle)(store *s, int64_t seq, const char *status, const char *at, struct err *e);
 } store_ops;
+
+enum { WHH_SEQ, WHH_SOURCE, WHH_KEY, WHH_ID, WHH_PAYLOAD, WHH_RECEIVED, WHH_EXPIRES, WHH_NCOLS };
 
 enum { STORE_SP_BEGIN = 1, STORE_SP_RELEASE = 2, STORE_SP_ROLLBACK = 3 };
 

@@ -88,6 +88,12 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS purged(record_id INTEGER PRIMARY KEY, source TEXT NOT NULL,"
     " key TEXT NOT NULL, version INTEGER NOT NULL, purged_at TEXT NOT NULL, actor TEXT NOT NULL,"
     " rule TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS webhook_seen(source TEXT NOT NULL, id TEXT NOT NULL, received_at TEXT NOT NULL,"
+    " PRIMARY KEY(source, id));"
+    "CREATE TABLE IF NOT EXISTS webhook_holds(seq INTEGER PRIMARY KEY, source TEXT NOT NULL, key TEXT NOT NULL,"
+    " webhook_id TEXT NOT NULL, payload TEXT NOT NULL, received_at TEXT NOT NULL, expires_at TEXT NOT NULL,"
+    " status TEXT NOT NULL DEFAULT 'held', settled_at TEXT);"
+    "CREATE INDEX IF NOT EXISTS webhook_holds_key ON webhook_holds(source, key) WHERE status = 'held';"
     "CREATE TABLE IF NOT EXISTS holds(id INTEGER PRIMARY KEY, source TEXT NOT NULL, key TEXT,"
     " reason TEXT NOT NULL, actor TEXT NOT NULL, created_at TEXT NOT NULL, released_at TEXT,"
     " released_by TEXT, release_reason TEXT);"
@@ -402,6 +408,94 @@ static void sq_rollback(store *base)
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     s->in_tx = 0;
     s->front = s->front_saved;
+}
+
+static cust_code run_list(sqlite_store *s, sqlite3_stmt *st, store_row_cb cb, void *ctx, struct err *e);
+
+static cust_code sq_webhook_seen(store *base, const char *source, const char *id, const char *at, int *dup,
+                                 struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO webhook_seen(source, id, received_at) VALUES(?1,?2,?3)", -1,
+                           &st, NULL) != SQLITE_OK)
+        return db_err(s, e, "recording a webhook delivery");
+    bind_text(st, 1, source);
+    bind_text(st, 2, id);
+    bind_text(st, 3, at);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        sqlite3_finalize(st);
+        return db_err(s, e, "recording a webhook delivery");
+    }
+    *dup = sqlite3_changes(s->db) == 0;
+    sqlite3_finalize(st);
+    return CUST_OK;
+}
+
+static cust_code sq_webhook_hold(store *base, const char *source, const char *key, const char *webhook_id,
+                                 const char *payload, const char *at, const char *expires_at, int64_t *seq,
+                                 struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO webhook_holds(source, key, webhook_id, payload, received_at, expires_at)"
+                           " VALUES(?1,?2,?3,?4,?5,?6)", -1, &st, NULL) != SQLITE_OK)
+        return db_err(s, e, "holding a webhook");
+    bind_text(st, 1, source);
+    bind_text(st, 2, key);
+    bind_text(st, 3, webhook_id);
+    bind_text(st, 4, payload);
+    bind_text(st, 5, at);
+    bind_text(st, 6, expires_at);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        sqlite3_finalize(st);
+        return db_err(s, e, "holding a webhook");
+    }
+    *seq = sqlite3_last_insert_rowid(s->db);
+    sqlite3_finalize(st);
+    return CUST_OK;
+}
+
+static cust_code sq_webhook_holds(store *base, const char *source, const char *key, const char *before,
+                                  store_row_cb cb, void *ctx, struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    const char *sql = key ? "SELECT seq, source, key, webhook_id, payload, received_at, expires_at FROM webhook_holds"
+                            " WHERE source = ?1 AND key = ?2 AND status = 'held' ORDER BY seq"
+                          : "SELECT seq, source, key, webhook_id, payload, received_at, expires_at FROM webhook_holds"
+                            " WHERE status = 'held' AND (?3 IS NULL OR expires_at < ?3) ORDER BY seq";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_err(s, e, "listing held webhooks");
+    if (key) {
+        bind_text(st, 1, source);
+        bind_text(st, 2, key);
+    } else if (before) {
+        bind_text(st, 3, before);
+    }
+    return run_list(s, st, cb, ctx, e);
+}
+
+static cust_code sq_webhook_settle(store *base, int64_t seq, const char *status, const char *at, struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    int changed;
+    if (sqlite3_prepare_v2(s->db, "UPDATE webhook_holds SET status = ?2, settled_at = ?3 WHERE seq = ?1 AND status = "
+                           "'held'", -1, &st, NULL) != SQLITE_OK)
+        return db_err(s, e, "settling a held webhook");
+    sqlite3_bind_int64(st, 1, seq);
+    bind_text(st, 2, status);
+    bind_text(st, 3, at);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        sqlite3_finalize(st);
+        return db_err(s, e, "settling a held webhook");
+    }
+    changed = sqlite3_changes(s->db);
+    sqlite3_finalize(st);
+    if (changed != 1)
+        return err_set(e, CUST_ESTORE, "held webhook %lld is no longer held", (long long)seq);
+    return CUST_OK;
 }
 
 static cust_code sq_savepoint(store *base, int op, struct err *e)
@@ -968,6 +1062,10 @@ const store_ops store_sqlite_ops = {
     .frontier_list = sq_frontier_list,
     .integrity = sq_integrity,
     .savepoint = sq_savepoint,
+    .webhook_seen = sq_webhook_seen,
+    .webhook_hold = sq_webhook_hold,
+    .webhook_holds = sq_webhook_holds,
+    .webhook_settle = sq_webhook_settle,
 };
 
 static const store_ops *const backends[] = {&store_sqlite_ops};
