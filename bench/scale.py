@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -60,9 +61,10 @@ def duration_s(text):
 
 
 def pct(sorted_vals, p):
-    """Nearest rank, as daemon.c computes its late_ms_p50/p99: v[n*p/100]."""
+    """Nearest rank, as daemon.c computes its late_ms_p50/p99: v[n*p/100];
+    "-" when there is nothing to rank."""
     if not sorted_vals:
-        return float("nan")
+        return "-"
     return sorted_vals[min(len(sorted_vals) - 1, len(sorted_vals) * p // 100)]
 
 
@@ -295,7 +297,7 @@ def main():
         digest = hashlib.sha256(f.read()).hexdigest()[:12]
     need_rps = n / every
     load0 = os.getloadavg()[0]
-    print("binary: %s (%s), built %s, sha256 %s; source HEAD %s (plus any uncommitted edits in the tree)"
+    print("binary: %s (%s), built %s, sha256 %s; the source tree is at HEAD %s now (plus any uncommitted edits)"
           % (custody, version, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(custody))),
              digest, head))
     cores = os.cpu_count()
@@ -556,16 +558,19 @@ def main():
     print("failures: %d cycles not ok%s; %d interrupted at the stop"
           % (len(failed), (" (first: %s: %s)" % (failed[0].get("source"), failed[0].get("msg"))) if failed else "",
              interrupted))
-    print("cycle duration (poll.end seconds; includes waiting for the single store writer): p50 %.3f s, "
-          "p99 %.3f s, max %.3f s" % (pct(durs, 50), pct(durs, 99), durs[-1] if durs else 0))
+    if durs:
+        print("cycle duration (poll.end seconds; includes waiting for the store writer and its COMMIT): p50 %.3f s, "
+              "p99 %.3f s, max %.3f s" % (pct(durs, 50), pct(durs, 99), durs[-1]))
     for k in sorted(due_k):
         v = sorted(due_k[k])
         print("due times of each source's cycle %d (%d): p1 %.1f s, p50 %.1f s, p99 %.1f s after start (%.1f s wide)"
               % (k, len(v), pct(v, 1), pct(v, 50), pct(v, 99), pct(v, 99) - pct(v, 1)))
+    herd = False
     if 2 in due_k and 1 in due_k:
         w1 = pct(sorted(due_k[1]), 99) - pct(sorted(due_k[1]), 1)
         w2 = pct(sorted(due_k[2]), 99) - pct(sorted(due_k[2]), 1)
         if w2 < 0.25 * w1:
+            herd = True
             print("  -> the start-up spread is not kept: the 2nd cycles of all sources fall due within %.1f s "
                   "(the 1st were spread over %.1f s): a burst of %d cycles at once" % (w2, w1, len(due_k[2])))
     print("cycles/s ended per 30 s: %s" % " ".join("%.0f" % (ends_per.get(k, 0) / 30.0)
@@ -583,7 +588,7 @@ def main():
               "without grouping), %.1f COMMITs/s on average = %.2f of the plain-SQLite ceiling"
               % (commits, len(ends), len(ends) / commits, tx_repoll, tx_first, commits / wall,
                  commits / wall / hi_sq if hi_sq else 0))
-    if probe:
+    if len(probe) > 1:
         pr = sorted(probe)
         print("disk during the run: a one-row SQLite WAL+FULL commit (probe every 0.5 s, %d): p50 %.2f ms, p90 %.2f ms, "
               "p99 %.2f ms, max %.1f ms; at the p50, a COMMIT per transaction allows %.0f repolls/s"
@@ -616,12 +621,18 @@ def main():
             sum(r.ru_utime + r.ru_stime for r in pru), max(r.ru_maxrss for r in pru) / 1024.0))
 
     p99 = stop.get("late_ms_p99") if stop else pct(late_all, 99)
+    if not isinstance(p99, (int, float)):
+        p99 = float("inf")  # no cycle at all: the goal is not met
     print("")
     print("== bench/scale summary: %d sources every %s, %d s, max_concurrent %d, %d portal(s), %d cores =="
           % (n, every_text, seconds, conc, nportals, cores))
     print("lateness p50 %s ms, p99 %s ms (daemon); later cycles only p99 %s ms; goal p99 <= 1000 ms: ratio %.2f %s"
           % (stop.get("late_ms_p50") if stop else pct(late_all, 50), p99, pct(later, 99), p99 / 1000.0,
              "ok" if p99 <= 1000 else "MISSED"))
+    if herd and p99 > 1000:
+        print("  the miss comes from the schedule: every source's later cycles fall due at the same instant (above); "
+              "SOURCE_JITTER=%s spreads them with the per-source jitter option and shows custody without the burst"
+              % every_text)
     print("peak RSS %.1f MB; goal <= 256 MB: ratio %.2f %s" % (mb, mb / 256.0, "ok" if mb <= 256 else "MISSED"))
     print("CPU %.3f cores overall (%s steady); goal < 1 core: ratio %.2f %s"
           % (cores_used, "%.3f" % steady_cpu if steady_cpu is not None else "-", cores_used,
@@ -638,8 +649,12 @@ def main():
           % (need_rps, ceil_rps, c200["rps"] if c200 else float("nan"), ceil_rps / need_rps if need_rps else 0,
              portal_cores, " -- the portal may be the limit" if portal_cores > 0.8 or ceil_rps < 1.5 * need_rps
              else " -- not the limit"))
-    print("store %.1f MB; load average before %.2f, after %.2f (other work on this host skews every figure); "
-          "log and samples in %s" % (sum(store_bytes.values()) / 1e6, load0, os.getloadavg()[0], work))
+    keep = bool(os.environ.get("KEEP"))
+    print("store %.1f MB; load average before %.2f, after %.2f (other work on this host skews every figure); %s"
+          % (sum(store_bytes.values()) / 1e6, load0, os.getloadavg()[0],
+             "log, samples and store in " + work if keep else "work directory removed (KEEP=1 keeps it)"))
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
     return 0 if daemon.returncode == 0 else 1
 
 

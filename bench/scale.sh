@@ -11,7 +11,7 @@
 # SOURCE_JITTER= (per-source `jitter:`; none by default) PORTALS=1
 # PORTAL_BACKLOG=1024 (0: the portal exactly as shipped, listen backlog 5)
 # EVENTS=5 LIMIT=10 CEILING_REQUESTS=3000 CEILING_PARALLEL=$MAX_CONCURRENT
-# PROFILE_STRACE=0 (N: strace -c -f -w custody for N s mid-run)
+# PROFILE_STRACE=0 (N: strace -c -f -w custody for N s mid-run) KEEP=1 (keep the work dir)
 # SKIP_BUILD=1 CUSTODY=path/to/custody
 set -euo pipefail
 cd "$(dirname "$0")/.."

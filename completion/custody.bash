@@ -18,19 +18,20 @@ _custody()
     COMPREPLY=()
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD - 1]}
-    local commands="check poll run records quarantine audit retention hold status cursor keygen help"
+    local commands="check poll run records export trace quarantine audit retention hold status cursor keygen help"
     local common="-c --config --json --actor -q --quiet -h --help"
 
     case $prev in
         -c|--config|--key|-o|--schema) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;;
         --log) COMPREPLY=($(compgen -W "json text" -- "$cur")); return ;;
-        --for|--reason|--actor|--to|--as-of|--version) return ;;
+        --format) COMPREPLY=($(compgen -W "csv jsonl fsma204 dot" -- "$cur")); return ;;
+        --for|--reason|--actor|--to|--from|--as-of|--version|--lot|--source) return ;;
     esac
 
     cmd="" sub=""
     for ((i = 1; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
-            -c|--config|--key|-o|--log|--for|--reason|--actor|--to|--as-of|--version) ((i++)) ;;
+            -c|--config|--key|-o|--log|--for|--reason|--actor|--to|--from|--as-of|--version|--format|--lot|--source) ((i++)) ;;
             -*) ;;
             *) if [[ -z $cmd ]]; then cmd=${COMP_WORDS[i]}; elif [[ -z $sub ]]; then sub=${COMP_WORDS[i]}; fi ;;
         esac
@@ -45,6 +46,8 @@ _custody()
         check) words="--reference" ;;
         poll) words="--once $(_custody_sources)" ;;
         run) words="--for --log" ;;
+        export) [[ -z $sub ]] && words="$(_custody_sources)" || words="--format --history --from --to --lot -o" ;;
+        trace) words="--source --json --format" ;;
         records) [[ -z $sub ]] && words="$(_custody_sources)" || words="--history" ;;
         quarantine)
             case $sub in

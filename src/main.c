@@ -20,6 +20,13 @@ static const command commands[] = {
      "      alerts; SIGTERM stops at page boundaries, SIGHUP reloads the config (audited)"},
     {"records", cmd_records, "records [-c FILE] SOURCE [KEY] [--history] [--json]",
      "show stored records (latest versions, or every version with --history)"},
+    {"export", cmd_export, "export [-c FILE] SOURCE [--format csv|jsonl|fsma204] [--history] [--from DATE]\n"
+     "        [--to DATE] [--lot CODE]... [-o FILE]",
+     "export records as CSV (RFC 4180, formula-safe), JSONL or the FDA FSMA 204 sortable\n"
+     "      spreadsheet (with a glossary), atomically to FILE or to stdout"},
+    {"trace", cmd_trace, "trace [-c FILE] LOT [--source S] [--json | --format dot]",
+     "chain of custody of a traceability lot: shipping -> receiving and transformation\n"
+     "      inputs -> outputs, as a tree, JSON or Graphviz dot"},
     {"quarantine", cmd_quarantine, "quarantine [-c FILE] list [SOURCE] | show ID [--json]\n"
      "        | replay ID...|--all [SOURCE] [--dry-run] | resolve ID --reason TEXT",
      "review records that failed their contract; re-validate them under the current contract\n"
@@ -133,8 +140,8 @@ static void man_page(void)
          ".SH CONFIGURATION\nYAML. Durations: 250ms, 10s, 5m, 1h, 1d; sizes: 65536, 64KiB, 64MiB. Values may "
          "use ${VAR} or ${VAR:\\-default}, except secret references.");
     config_reference_roff(stdout);
-    puts(".SH SEE ALSO\nThe documentation under share/doc/custody: operations.md, schedule.md, "
-         "configuration.md, audit.md, proofs.md, resilience.md, pagination.md, contracts.md, security.md; "
+    puts(".SH SEE ALSO\nThe documentation under share/doc/custody: operations.md, schedule.md, export.md, "
+         "ui.md, configuration.md, audit.md, proofs.md, resilience.md, pagination.md, contracts.md, security.md; "
          "examples under share/custody/examples.");
 }
 

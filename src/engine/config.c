@@ -290,6 +290,9 @@ static const struct opt serve_opts[] = {
     {"token_env", O_STR, offsetof(serve_cfg, token_env), NULL, 0, NULL, NULL, 0, 0, 0,
      "Environment variable holding the operator token that unlocks the page's actions (resolve, "
      "replay) and raw payloads; unset: the page is read-only."},
+    {"hosts", O_STR, offsetof(serve_cfg, hosts), NULL, 0, NULL, NULL, 0, 0, 0,
+     "Comma-separated host names the operator page answers to besides localhost and IP addresses "
+     "(its Host check defends against DNS rebinding), e.g. custody.example.org."},
     {"max_connections", O_INT, offsetof(serve_cfg, max_connections), "64", 0, NULL, NULL, 0, 0, 0,
      "Connections served at once; more wait in the kernel's backlog."},
 };

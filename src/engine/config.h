@@ -132,6 +132,7 @@ typedef struct serve_cfg {
     char *tls_cert;       /* PEM; with tls_key: HTTPS */
     char *tls_key;
     char *token_env;      /* the operator token for the page's actions */
+    char *hosts;          /* host names the page answers to besides localhost and IP addresses */
     long max_connections;
 } serve_cfg;
 

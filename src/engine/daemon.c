@@ -526,8 +526,9 @@ static cust_code gen_new(struct daemon *d, config *cfg, struct gen **out, struct
         ds->fire_ms = next;
         if (next <= now) {
             int64_t spread = cfg->run.startup_jitter_ms < ds->base_ms ? cfg->run.startup_jitter_ms : ds->base_ms;
-            ds->fire_ms = now;
-            ds->due_ms = now + sched_jitter_ms(s->name, spread, 1);
+            /* the start-up offset becomes the source's phase: fixed-rate fires
+             * keep it, so the sources stay spread after the first round */
+            ds->fire_ms = ds->due_ms = now + sched_jitter_ms(s->name, spread, 1);
         } else {
             ds->due_ms = next + ds->jitter_ms;
         }

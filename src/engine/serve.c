@@ -273,6 +273,7 @@ static void fill_ctx(struct serve *s, ui_ctx *ctx)
     ctx->st = s->host.st;
     tok_env = ctx->cfg->serve.token_env;
     ctx->token = tok_env ? getenv(tok_env) : NULL;
+    ctx->hosts = ctx->cfg->serve.hosts;
     ctx->actor_default = s->host.actor;
     ctx->signer = s->host.signer;
     {

@@ -191,6 +191,60 @@ def wait(cond, what, limit=40):
     raise AssertionError("timed out waiting for " + what)
 
 
+def tls_phase(custody, env):
+    """serve.tls_cert/tls_key: the server speaks HTTPS (and only HTTPS)."""
+    import ssl
+    work = tempfile.mkdtemp(prefix="custody-hooks-tls-")
+    pki = os.path.join(work, "pki")
+    subprocess.run(["sh", os.path.join(harness.ROOT, "tests", "mockportal", "mkcerts.sh"), pki], check=True,
+                   capture_output=True, timeout=120)
+    with harness.Portal("--fsma-events", "5", "--invalid-ratio", "0") as portal:
+        cfg = config(portal.url).replace("serve: { listen: 127.0.0.1:0 }",
+                                         "serve: { listen: 127.0.0.1:0, tls_cert: pki/server.pem, "
+                                         "tls_key: pki/server.key }")
+        with open(os.path.join(work, "config.yaml"), "w") as f:
+            f.write(cfg)
+        logp = os.path.join(work, "daemon.log")
+        with open(logp, "w") as logf:
+            proc = subprocess.Popen([custody, "run", "-c", os.path.join(work, "config.yaml"), "--for", "30s"],
+                                    stdout=subprocess.DEVNULL, stderr=logf, env=env, cwd=work)
+            try:
+                def port_of():
+                    with open(logp) as lf:
+                        for ln in lf:
+                            if '"serve.start"' in ln:
+                                return json.loads(ln)["port"]
+                    return None
+                port = wait(port_of, "the TLS server to listen")
+                ctx = ssl.create_default_context(cafile=os.path.join(pki, "ca.pem"))
+                with urllib.request.urlopen("https://127.0.0.1:%d/healthz" % port, timeout=30, context=ctx) as r:
+                    assert r.status == 200 and r.read() == b"ok\n"
+                db = os.path.join(work, "custody.db")
+                wait(lambda: len(records_of(db, "std")) == 5 if os.path.exists(db) else False, "the first poll")
+                _, _, canon = records_of(db, "std")[0]
+                rec = json.loads(canon)
+                body = json.dumps({k: rec[k] for k in ("traceability_lot_code", "event_type", "event_timestamp")} |
+                                  {"status": "paid"}).encode()
+                rq = urllib.request.Request("https://127.0.0.1:%d/hooks/std" % port, data=body,
+                                            headers=std_headers(body, "msg_tls"), method="POST")
+                with urllib.request.urlopen(rq, timeout=30, context=ctx) as r:
+                    ans = json.loads(r.read())
+                    assert r.status == 200 and ans["outcome"] == "applied", ans
+                try:
+                    urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=10)
+                    raise AssertionError("plain HTTP was answered on the TLS port")
+                except (urllib.error.URLError, ConnectionError, OSError) as ex:
+                    if isinstance(ex, urllib.error.HTTPError):
+                        raise AssertionError("plain HTTP got an HTTP answer on the TLS port")
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--custody", required=True)
@@ -329,6 +383,11 @@ def main():
     applied = audit_actions(db, "webhook.applied")
     if held and len(applied) != len(held):
         failures.append("held %d, applied %d" % (len(held), len(applied)))
+    try:
+        tls_phase(custody, env)
+        print("tls: healthz and a signed delivery over HTTPS with the test CA; plain HTTP refused")
+    except AssertionError as ex:
+        failures.append("tls: %s" % ex)
     for f_ in failures:
         print("FAIL " + f_)
     print("webhooks: %d failed (work in %s)" % (len(failures), work))

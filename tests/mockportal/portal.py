@@ -1381,6 +1381,9 @@ def make_handler(state):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # the default listen backlog (5) drops connections when a daemon opens
+    # dozens at once; clients then retry after 1 s, 3 s, 7 s
+    request_queue_size = 128
     quiet = False
 
     def handle_error(self, request, client_address):
