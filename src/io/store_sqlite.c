@@ -4,6 +4,9 @@
  * DELETE); the audit Merkle frontier is kept beside them in the same
  * transaction so a checkpoint never rereads the log. */
 #include "store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
 #include "sign.h"
 
 #include <stdio.h>
@@ -315,6 +318,14 @@ static cust_code sq_open(const char *location, unsigned flags, store **out, stru
     }
     s->base.ops = &store_sqlite_ops;
     buf_init(&s->entry, 64u << 20);
+    {
+        /* A new store is readable by its owner only: records may hold
+         * personal data. SQLite gives its -wal and -shm files the same
+         * mode as the database. An existing file keeps its mode. */
+        int fd = open(location, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
     if (sqlite3_open_v2(location, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         rc = s->db ? db_err(s, e, "cannot open") : err_set(e, CUST_ENOMEM, "out of memory");

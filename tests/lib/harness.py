@@ -3,6 +3,7 @@ mock portal on a free loopback port, write a config, run the custody CLI,
 read the SQLite store. Every process started here is bounded in time."""
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -58,6 +59,7 @@ class Portal:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
         return self

@@ -3,6 +3,7 @@
  * the append-only triggers; the audit frontier survives a reopen. */
 #include <sqlite3.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -483,6 +484,31 @@ static void test_scheme_absolute(void)
 }
 #endif
 
+/* A new store is created 0600 (records may hold personal data), whatever
+ * the umask; its WAL follows the database's mode. */
+static void test_new_store_private(void)
+{
+    store *s = NULL;
+    struct err e = {0};
+    char uri[300], wal[310];
+    struct stat sb;
+    mode_t old = umask(022);
+    snprintf(uri, sizeof uri, "%s.private.db", dbpath);
+    CHECK_INT(store_open(uri, &s, &e), CUST_OK);
+    umask(old);
+    if (!s)
+        return;
+    CHECK_INT(store_begin(s, &e), CUST_OK);
+    CHECK_INT(s->ops->kv_put(s, "src", "k", "v", &e), CUST_OK);
+    CHECK_INT(store_commit(s, &e), CUST_OK);
+    CHECK_INT(stat(uri, &sb), 0);
+    CHECK_INT((int)(sb.st_mode & 0777), 0600);
+    snprintf(wal, sizeof wal, "%s-wal", uri);
+    if (stat(wal, &sb) == 0)
+        CHECK_INT((int)(sb.st_mode & 0777), 0600);
+    store_close(s);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -497,6 +523,7 @@ int main(void)
 #if 1 /* formerly CUSTODY_TEST_KNOWN_BUGS: fixed */
     test_scheme_absolute();
 #endif
+    test_new_store_private();
     {
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
