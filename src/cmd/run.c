@@ -82,8 +82,11 @@ int cmd_run(cli *c, int argc, char **argv)
         rc = 2;
         goto out;
     }
-    if ((state = malloc(strlen(uri) + 16)))
-        sprintf(state, "%s.run.json", uri);
+    {
+        size_t len = strlen(uri) + sizeof ".run.json";
+        if ((state = malloc(len)))
+            snprintf(state, len, "%s.run.json", uri);
+    }
     o.config_path = cfgpath;
     /* the first config goes away on a reload: the actor outlives it */
     if (!(actor = strdup(cfg->actor))) {

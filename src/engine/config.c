@@ -1539,9 +1539,12 @@ static cust_code check_config(struct loader *L, config *c)
         const char *colon = strrchr(c->serve.listen, ':');
         int loop = !strncmp(c->serve.listen, "127.", 4) || !strncmp(c->serve.listen, "[::1]:", 6) ||
                    !strncmp(c->serve.listen, "localhost:", 10);
-        if (!colon || atol(colon + 1) < 0 || atol(colon + 1) > 65535 || colon == c->serve.listen)
+        char *end = NULL;
+        long port = colon ? strtol(colon + 1, &end, 10) : -1;
+        if (!colon || colon == c->serve.listen || end == colon + 1 || *end || port < 0 || port > 65535)
             return err_set(L->e, CUST_ECONFIG, "%s:1: serve.listen: \"%s\": write ADDRESS:PORT, e.g. "
                            "127.0.0.1:8650 or [::1]:8650", L->file, c->serve.listen);
+        c->serve.port = (int)port;
         if (!!c->serve.tls_cert != !!c->serve.tls_key)
             return err_set(L->e, CUST_ECONFIG, "%s:1: serve: tls_cert and tls_key go together", L->file);
         if (!loop && !c->serve.tls_cert)

@@ -134,6 +134,7 @@ typedef struct serve_cfg {
     char *token_env;      /* the operator token for the page's actions */
     char *hosts;          /* host names the page answers to besides localhost and IP addresses */
     long max_connections;
+    int port;             /* derived: the port of listen, checked 0..65535 */
 } serve_cfg;
 
 typedef struct source_cfg {

@@ -533,8 +533,8 @@ cust_code serve_start(const serve_cfg *cfg, const serve_host *host, serve **out,
     *out = NULL;
     if (!cfg->listen)
         return CUST_OK;
-    colon = strrchr(cfg->listen, ':');
-    port = atoi(colon + 1);
+    colon = strrchr(cfg->listen, ':'); /* config checked the form and the port */
+    port = cfg->port;
     snprintf(addr, sizeof addr, "%.*s", (int)(colon - cfg->listen), cfg->listen);
     if (addr[0] == '[') {
         size_t l = strlen(addr);
