@@ -12,6 +12,9 @@ PKGS=(build-essential cmake pkg-config python3 sqlite3
 # runtimes (only "recommended" by clang, so name it: --no-install-recommends);
 # valgrind runs the valgrind-clean end-to-end poll; tzdata for time zones.
 PKGS+=(clang libclang-rt-dev valgrind tzdata)
+# PostgreSQL backend (libpq) and the NATS JetStream outbox (libnats); the
+# tests start their own postgres and nats-server on loopback.
+PKGS+=(libpq-dev postgresql libnats-dev nats-server)
 # Optional: cJSON only for the bench's parser comparison.
 if [[ "${CUSTODY_BENCH_DEPS:-0}" == 1 ]]; then PKGS+=(libcjson-dev curl); fi
 

@@ -123,6 +123,10 @@ typedef struct store_ops {
     cust_code (*quarantine_list)(store *s, const char *source, int64_t id, store_row_cb cb,
                                  void *ctx, struct err *e);
     cust_code (*audit_list)(store *s, store_row_cb cb, void *ctx, struct err *e);
+    /* Audit entries with seq > after, oldest first, at most limit (0: all):
+     * the ordered log of commits the outbox hands downstream. */
+    cust_code (*audit_list_from)(store *s, int64_t after, int64_t limit, store_row_cb cb, void *ctx,
+                                 struct err *e);
     cust_code (*checkpoints_list)(store *s, store_row_cb cb, void *ctx, struct err *e);
     /* The stored audit frontier as rows (level, hash), led by a row
      * (-1, frontier size): verify compares it with its own recomputation. */
@@ -155,6 +159,20 @@ typedef struct store_ops {
                                void *ctx, struct err *e);
     /* status "applied" or "expired". */
     cust_code (*webhook_settle)(store *s, int64_t seq, const char *status, const char *at, struct err *e);
+    /* Leases, for many workers sharing one store (NULL in a backend one
+     * process owns: SQLite's file lock already admits one writer).
+     * lease_acquire takes source for owner for ttl_ms when it is free or
+     * expired (or already owner's), outside any transaction, and bumps the
+     * fencing epoch: *epoch is the new epoch, 0 when another worker holds
+     * it. lease_fence, inside the transaction about to commit, proves the
+     * lease (owner, epoch) is still held and unexpired and extends it by
+     * ttl_ms; CUST_EFENCED when it was lost (the caller rolls back: a worker
+     * paused past its expiry cannot commit). lease_release frees it early. */
+    cust_code (*lease_acquire)(store *s, const char *source, const char *owner, int64_t ttl_ms, int64_t *epoch,
+                               struct err *e);
+    cust_code (*lease_fence)(store *s, const char *source, const char *owner, int64_t epoch, int64_t ttl_ms,
+                             struct err *e);
+    cust_code (*lease_release)(store *s, const char *source, const char *owner, int64_t epoch, struct err *e);
 } store_ops;
 
 enum { WHH_SEQ, WHH_SOURCE, WHH_KEY, WHH_ID, WHH_PAYLOAD, WHH_RECEIVED, WHH_EXPIRES, WHH_NCOLS };
@@ -197,5 +215,6 @@ static inline void store_rollback(store *s) { s->ops->rollback(s); }
 cust_code store_audit_entry_bytes(int64_t seq, const store_audit *a, buf *out, struct err *e) CUST_WUR;
 
 extern const store_ops store_sqlite_ops;
+extern const store_ops store_pg_ops; /* defined when built with libpq (CUSTODY_HAVE_PQ) */
 
 #endif

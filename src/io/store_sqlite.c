@@ -996,6 +996,19 @@ static cust_code sq_audit_list(store *base, store_row_cb cb, void *ctx, struct e
                              "FROM audit ORDER BY seq", cb, ctx, e);
 }
 
+static cust_code sq_audit_list_from(store *base, int64_t after, int64_t limit, store_row_cb cb, void *ctx,
+                                    struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT seq,time,actor,action,source,subject,detail,cycle_id,leaf_hash "
+                                  "FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2", -1, &st, NULL) != SQLITE_OK)
+        return db_err(s, e, "listing the audit log");
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
+    return run_list(s, st, cb, ctx, e);
+}
+
 static cust_code sq_checkpoints_list(store *base, store_row_cb cb, void *ctx, struct err *e)
 {
     return simple_list(base, "SELECT tree_size, root, time, signature FROM checkpoints ORDER BY tree_size", cb, ctx, e);
@@ -1068,6 +1081,7 @@ const store_ops store_sqlite_ops = {
     .records_list = sq_records_list,
     .quarantine_list = sq_quarantine_list,
     .audit_list = sq_audit_list,
+    .audit_list_from = sq_audit_list_from,
     .checkpoints_list = sq_checkpoints_list,
     .sources_list = sq_sources_list,
     .frontier_list = sq_frontier_list,
