@@ -192,10 +192,15 @@ int cmd_take_value(int *n, char **argv, const char *flag, const char **out)
 
 int cmd_lock_store(const config *cfg, int *fd_out)
 {
-    char *uri = config_store_uri(cfg);
+    char *uri;
     char path[4096];
     int fd;
-    if (!uri)
+    if (config_store_shared(cfg)) {
+        /* many workers on many machines: sources are leased instead */
+        *fd_out = -1;
+        return 0;
+    }
+    if (!(uri = config_store_uri(cfg)))
         return 3;
     snprintf(path, sizeof path, "%s.lock", uri);
     free(uri);

@@ -127,18 +127,18 @@ out:
  * the store), written by a live process in the last minute. */
 static json_value *daemon_state(const config *cfg, json_doc *d, char **text)
 {
-    char *uri = config_store_uri(cfg), path[4200];
+    char *path = config_state_path(cfg);
     FILE *f;
     buf b;
     json_value *root, *pid, *written;
     char chunk[65536];
     size_t n;
     *text = NULL;
-    if (!uri)
+    if (!path)
         return NULL;
-    snprintf(path, sizeof path, "%s.run.json", uri);
-    free(uri);
-    if (!(f = fopen(path, "r")))
+    f = fopen(path, "r");
+    free(path);
+    if (!f)
         return NULL;
     buf_init(&b, 256u << 20);
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)

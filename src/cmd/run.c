@@ -82,11 +82,7 @@ int cmd_run(cli *c, int argc, char **argv)
         rc = 2;
         goto out;
     }
-    {
-        size_t len = strlen(uri) + sizeof ".run.json";
-        if ((state = malloc(len)))
-            snprintf(state, len, "%s.run.json", uri);
-    }
+    state = config_state_path(cfg);
     o.config_path = cfgpath;
     /* the first config goes away on a reload: the actor outlives it */
     if (!(actor = strdup(cfg->actor))) {

@@ -592,7 +592,8 @@ static const struct otab audit_tab = {"audit", sizeof(config), audit_opts, N(aud
 
 static const struct opt top_opts[] = {
     {"store", O_STR, offsetof(config, store), "sqlite:custody.db", 0, NULL, NULL, 0, 0, 0,
-     "Where state lives: sqlite:PATH (relative to the config file)."},
+     "Where state lives: sqlite:PATH (relative to the config file), or postgresql://USER@HOST:PORT/DB (libpq URI; "
+     "PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE fill what it omits) for many workers sharing one database."},
     {"actor", O_STR, offsetof(config, actor), "custody", 0, NULL, NULL, 0, 0, 0,
      "Actor recorded in the audit log for polls."},
     {"sources", O_LIST, offsetof(config, sources), NULL, F_REQ, &source_tab, NULL,
@@ -1572,8 +1573,9 @@ static cust_code check_config(struct loader *L, config *c)
     for (size_t i = 0; i < c->nsources; i++)
         if ((rc = check_source(L, c, &c->sources[i], i)))
             return rc;
-    if (strncmp(c->store, "sqlite:", 7) != 0)
-        return err_set(L->e, CUST_ECONFIG, "%s:1: store: \"%s\" is not supported; write sqlite:PATH",
+    if (strncmp(c->store, "sqlite:", 7) != 0 && !config_store_shared(c))
+        return err_set(L->e, CUST_ECONFIG, "%s:1: store: \"%s\" is not supported; write sqlite:PATH or "
+                       "postgresql://USER@HOST:PORT/DB",
                        L->file, c->store);
     return CUST_OK;
 }
@@ -1785,10 +1787,37 @@ source_cfg *config_source(config *c, const char *name)
     return NULL;
 }
 
+int config_store_shared(const config *c)
+{
+    return !strncmp(c->store, "postgresql:", 11) || !strncmp(c->store, "postgres:", 9);
+}
+
+char *config_state_path(const config *c)
+{
+    char *uri, *p;
+    size_t n;
+    if (config_store_shared(c)) {
+        /* many workers share the store: each keeps its state beside its config */
+        n = strlen(c->path) + sizeof ".run.json";
+        if ((p = malloc(n)))
+            snprintf(p, n, "%s.run.json", c->path);
+        return p;
+    }
+    if (!(uri = config_store_uri(c)))
+        return NULL;
+    n = strlen(uri) + sizeof ".run.json";
+    if ((p = malloc(n)))
+        snprintf(p, n, "%s.run.json", uri);
+    free(uri);
+    return p;
+}
+
 char *config_store_uri(const config *c)
 {
     const char *p = c->store + 7; /* after "sqlite:" */
     buf b;
+    if (config_store_shared(c))
+        return strdup(c->store);
     buf_init(&b, 8192);
     if (p[0] != '/' && strcmp(c->dir, ".") != 0) {
         if (buf_adds(&b, c->dir) || buf_addc(&b, '/'))

@@ -233,6 +233,12 @@ void config_reference_roff(FILE *out);
 
 /* Resolve the store location to a path (relative to the config's dir).
  * Returns a malloc'd string. */
+/* 1 when the store is shared by many workers (PostgreSQL): no file lock,
+ * sources are leased. */
+int config_store_shared(const config *c);
+/* Where `custody run` keeps its state file (malloc'd): beside a SQLite
+ * store, beside the config file for a shared store. */
+char *config_state_path(const config *c);
 char *config_store_uri(const config *c);
 
 /* Read a source's secret token into out (bounded, trailing newline

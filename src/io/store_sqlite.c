@@ -1093,12 +1093,14 @@ const store_ops store_sqlite_ops = {
     .webhook_settle = sq_webhook_settle,
 };
 
-static const store_ops *const backends[] = {&store_sqlite_ops};
+static const store_ops *const backends[] = {&store_sqlite_ops, &store_pg_ops};
 
 cust_code store_open_ex(const char *uri, unsigned flags, store **out, struct err *e)
 {
     const char *colon = strchr(uri, ':');
     *out = NULL;
+    if (!strncmp(uri, "postgres:", 9)) /* libpq's other spelling */
+        return store_pg_ops.open(uri + 9, flags, out, e);
     if (colon) {
         size_t n = (size_t)(colon - uri);
         for (size_t i = 0; i < sizeof backends / sizeof *backends; i++)
@@ -1107,7 +1109,7 @@ cust_code store_open_ex(const char *uri, unsigned flags, store **out, struct err
         /* "C:/x" or "dir:name/x" may be plain paths; "kind:" without a
          * slash after it names a store kind we do not have. */
         if (colon[1] != '/' && !strchr(uri, '/'))
-            return err_set(e, CUST_ESTORE, "store %s: unknown store kind \"%.*s\"; use sqlite:PATH", uri,
+            return err_set(e, CUST_ESTORE, "store %s: unknown store kind \"%.*s\"; use sqlite:PATH or postgresql://HOST/DB", uri,
                            (int)n, uri);
     }
     return store_sqlite_ops.open(uri, flags, out, e);
