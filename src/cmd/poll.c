@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "engine/lease.h"
 #include "engine/fetch.h"
 #include "engine/poll.h"
 #include "io/sign.h"
@@ -77,6 +78,7 @@ static void print_table(const poll_summary *s, size_t n, int color)
            "duplicates", "quarantined", "seconds", "result");
     for (size_t i = 0; i < n; i++) {
         const char *res = s[i].result != CUST_OK ? "FAILED"
+                          : s[i].leased_elsewhere ? "skipped (another worker holds its lease)"
                           : s[i].interrupted ? "stopped (resumes next time)"
                           : s[i].not_modified ? "ok (not modified)" : "ok";
         printf("%-24s %6ld %8ld %8ld %9ld %10ld %11ld %8.2f  %s%s%s\n", s[i].source, s[i].pages,
@@ -98,7 +100,7 @@ static void print_json(const poll_summary *s, size_t n)
                s[i].cycle, s[i].pages, s[i].fetched, s[i].stored_new, s[i].new_versions, s[i].duplicates,
                s[i].quarantined, s[i].quarantine_new, s[i].removed, s[i].snapshot_unchanged ? "true" : "false",
                s[i].not_modified ? "true" : "false", s[i].interrupted ? "true" : "false", s[i].seconds,
-               s[i].result == CUST_OK ? "ok" : cust_strerror(s[i].result));
+               s[i].result != CUST_OK ? cust_strerror(s[i].result) : s[i].leased_elsewhere ? "skipped" : "ok");
         if (s[i].result) {
             fputs(",\"error\":", stdout);
             cmd_json_string(stdout, s[i].error, strlen(s[i].error));
@@ -110,6 +112,7 @@ static void print_json(const poll_summary *s, size_t n)
 
 int cmd_poll(cli *c, int argc, char **argv)
 {
+    char owner[256];
     static const char *const flags[] = {"--once", NULL};
     config *cfg = NULL;
     store *st = NULL;
@@ -174,6 +177,10 @@ int cmd_poll(cli *c, int argc, char **argv)
     }
     signal(SIGINT, on_stop);
     signal(SIGTERM, on_stop);
+    if (cfg->run.worker_id)
+        snprintf(owner, sizeof owner, "%s", cfg->run.worker_id);
+    else
+        lease_owner_default(owner, sizeof owner);
     for (size_t k = 0; k < ntodo; k++) {
         poll_opts o = {0};
         cust_code prc;
@@ -189,7 +196,24 @@ int cmd_poll(cli *c, int argc, char **argv)
             break;
         err_clear(&e);
         polled++;
-        prc = poll_source(cfg, todo[k], st, http, &o, &sums[k], &e);
+        {
+            lease_guard lg;
+            int held = lease_begin(&lg, st, todo[k]->name, owner, cfg->run.lease_ttl_ms, &e);
+            if (held < 0) {
+                prc = e.code;
+            } else if (held == 0) {
+                memset(&sums[k], 0, sizeof sums[k]);
+                snprintf(sums[k].source, sizeof sums[k].source, "%s", todo[k]->name);
+                sums[k].leased_elsewhere = 1;
+                if (!c->quiet)
+                    fprintf(stderr, "custody: source %s: another worker holds its lease (it is being polled "
+                                    "there); skipped\n", todo[k]->name);
+                continue;
+            } else {
+                prc = poll_source(cfg, todo[k], st, http, &o, &sums[k], &e);
+                lease_end(&lg);
+            }
+        }
         progress_end(&prog);
         if (prc) {
             int code = err_exit_code(e.code);

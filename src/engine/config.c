@@ -326,6 +326,12 @@ static const struct opt run_opts[] = {
     {"verify_every", O_DURATION, offsetof(run_cfg, verify_every_ms), "0", 0, NULL, NULL, 0, 0, 0,
      "Run `custody audit verify` in a child process this often and alert when it fails; 0: never "
      "(run it from a timer instead, see examples/systemd)."},
+    {"lease_ttl", O_DURATION, offsetof(run_cfg, lease_ttl_ms), "60s", 0, NULL, NULL, 0, 0, 0,
+     "Shared (PostgreSQL) store: how long a worker's lease on a source lasts. Every commit proves and "
+     "extends it; a worker silent for longer (paused, cut off) loses the source to another and can no "
+     "longer commit. Keep it above the time between two commits of a cycle."},
+    {"worker_id", O_STR, offsetof(run_cfg, worker_id), NULL, 0, NULL, NULL, 0, 0, 0,
+     "Shared store: this worker's name in leases and logs (default HOST:PID)."},
 };
 static const struct otab run_tab = {"run", sizeof(run_cfg), run_opts, N(run_opts), -1, -1,
                                     "The daemon (custody run)."};
@@ -1526,6 +1532,9 @@ static cust_code check_config(struct loader *L, config *c)
         if (c->tiers[i].every_ms < 1000 || c->tiers[i].priority < 0 || c->tiers[i].priority > 9)
             return err_set(L->e, CUST_ECONFIG, "%s:%d: tiers.%s: every must be at least 1s and priority 0..9",
                            L->file, c->tiers[i].line, c->tiers[i].name);
+    if (c->run.lease_ttl_ms < 1000)
+        return err_set(L->e, CUST_ECONFIG, "%s:1: run.lease_ttl: at least 1s (a lease must outlive a commit)",
+                       L->file);
     if (c->run.max_concurrent < 1 || c->run.max_concurrent > 100000)
         return err_set(L->e, CUST_ECONFIG, "%s:1: run.max_concurrent: %ld; give 1..100000", L->file,
                        c->run.max_concurrent);

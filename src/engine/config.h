@@ -99,6 +99,8 @@ typedef struct run_cfg {
     long max_factor;
     long catch_up_ms;
     long verify_every_ms; /* 0: the daemon does not verify the audit log itself */
+    long lease_ttl_ms;    /* shared store: a source's lease */
+    char *worker_id;      /* shared store: owner name in leases; NULL: HOST:PID */
 } run_cfg;
 
 typedef struct alerts_cfg {

@@ -21,6 +21,7 @@
 #include "core/timefmt.h"
 #include "fetch.h"
 #include "io/http.h"
+#include "lease.h"
 #include "io/tzload.h"
 #include "log.h"
 #include "poll.h"
@@ -94,6 +95,7 @@ struct task {
     int64_t due_ms, started_ms;
     poll_summary sum;
     cust_code rc;
+    int64_t lease_epoch;     /* shared store: the cycle's lease (0: none) */
     cust_code commit_rc;     /* the round's COMMIT, for a cycle waiting on it */
     struct err commit_err;
     int verify_failed;
@@ -128,6 +130,7 @@ struct daemon {
     int64_t started_ms, end_ms;
     int pipefd[2];
     pid_t verify_pid;
+    char owner[256];         /* shared store: this worker's name in leases */
     int64_t next_verify_ms;
     int64_t next_state_ms;
     coro **free_coros;
@@ -326,7 +329,13 @@ static cust_code gated_commit(store *s, struct err *e)
 {
     struct daemon *d = g_d;
     struct task *me = current_task();
-    cust_code rc = d->inner->savepoint(s, STORE_SP_RELEASE, e);
+    cust_code rc = CUST_OK;
+    /* a shared store: the cycle proves its lease inside the unit it
+     * commits, or the unit is undone (a worker paused past its lease) */
+    if (me && me->lease_epoch && d->inner->lease_fence)
+        rc = d->inner->lease_fence(s, me->name, d->owner, me->lease_epoch, me->gen->cfg->run.lease_ttl_ms, e);
+    if (!rc)
+        rc = d->inner->savepoint(s, STORE_SP_RELEASE, e);
     if (rc) {
         struct err ignore = {0};
         d->inner->savepoint(s, STORE_SP_ROLLBACK, &ignore);
@@ -743,6 +752,33 @@ static void alerts_after_cycle(struct task *t, struct dsrc *ds, const char *pos_
     deliver_all(t, &cfg->alerts, ev, nev);
 }
 
+/* A shared store: take (or keep) the source's lease in a unit of its own.
+ * 0 when another worker holds it (or the store failed: said in the log).
+ * The lease is kept after the cycle: the next one here renews it, and
+ * another worker takes over only once it expires. */
+static int take_lease(struct task *t)
+{
+    struct daemon *d = t->d;
+    struct err e = {0};
+    int64_t epoch = 0;
+    if (d->st->ops->begin(d->st, &e) == CUST_OK) {
+        if (d->inner->lease_acquire(d->st, t->name, d->owner, t->gen->cfg->run.lease_ttl_ms, &epoch, &e)) {
+            d->st->ops->rollback(d->st);
+            epoch = 0;
+        } else {
+            t->lease_epoch = epoch;
+            if (d->st->ops->commit(d->st, &e))
+                epoch = 0;
+        }
+    }
+    t->lease_epoch = epoch;
+    if (e.code)
+        log_event("error", "lease", t->name, NULL, NULL, "cannot take the lease: %s", e.msg);
+    else if (!epoch)
+        log_event("debug", "lease", t->name, NULL, NULL, "another worker holds the lease; skipped");
+    return epoch != 0;
+}
+
 static void run_poll(void *arg)
 {
     struct task *t = arg;
@@ -758,6 +794,12 @@ static void run_poll(void *arg)
     o.signer = d->o->signer;
     o.stop = &d->stop;
     o.tx_wanted = writer_wanted;
+    if (d->inner->lease_acquire && !take_lease(t)) {
+        snprintf(t->sum.source, sizeof t->sum.source, "%s", ds->sc->name);
+        t->sum.leased_elsewhere = 1;
+        t->rc = CUST_OK;
+        return;
+    }
     pos_before = position_of(d->st, ds->sc);
     t->rc = poll_source(t->gen->cfg, ds->sc, d->st, t->http, &o, &t->sum, &e);
     snprintf(fields, sizeof fields,
@@ -880,6 +922,8 @@ static void run_expire(void *arg)
 
 static sched_outcome outcome_of(const struct task *t)
 {
+    if (t->sum.leased_elsewhere)
+        return SCHED_OUT_OK; /* stay on time: the holder may stop any moment */
     if (t->rc != CUST_OK)
         return SCHED_OUT_ERROR;
     if (t->sum.more)
@@ -1389,6 +1433,10 @@ cust_code daemon_run(config *cfg, store *st, const daemon_opts *o, struct err *e
 
     memset(d, 0, sizeof *d);
     d->o = o;
+    if (cfg->run.worker_id)
+        snprintf(d->owner, sizeof d->owner, "%s", cfg->run.worker_id);
+    else
+        lease_owner_default(d->owner, sizeof d->owner);
     d->st = st;
     d->inner = st->ops;
     d->gated = *st->ops;

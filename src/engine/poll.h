@@ -25,6 +25,7 @@ typedef struct poll_summary {
     int more;            /* stopped before the end (max_pages, a stop request): pages wait */
     int interrupted;     /* a stop request ended the cycle at a page boundary */
     int breaker_open;    /* the source's circuit breaker is open after this cycle */
+    int leased_elsewhere; /* shared store: another worker holds the source's lease; not polled */
     cust_code result;
     char error[1024];    /* when result != CUST_OK */
 } poll_summary;

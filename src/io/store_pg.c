@@ -115,6 +115,8 @@ static const char *const migrations[] = {
 /* An audit entry waiting for its number (owned copies). */
 struct pend {
     char *f[7]; /* time, actor, action, source, subject, detail, cycle_id */
+    int ckp;    /* a checkpoint here instead (f[0]: its time, key: its signer) */
+    const struct sign_key *key;
 };
 
 typedef struct pg_store {
@@ -127,6 +129,8 @@ typedef struct pg_store {
     struct pend *q;   /* audit entries of the open transaction, in order */
     size_t nq, capq;
     size_t sp_mark;   /* nq at the savepoint */
+    int in_sp;        /* inside a savepoint unit */
+    int64_t idle_ms;  /* idle_in_transaction_session_timeout set (0: server default) */
     buf entry;
 } pg_store;
 
@@ -306,6 +310,29 @@ static void describe(pg_store *s)
              p && *p ? ":" : "", p && *p ? p : "", d ? d : "?", u ? u : "?");
 }
 
+static cust_code session_setup(pg_store *s, struct err *e)
+{
+    PGresult *r = PQexec(s->c, "SET client_min_messages = warning; SET TIME ZONE 'UTC';"
+                               "SET default_transaction_isolation = 'read committed'");
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+        return pg_fail(s, r, e, "setting up the session");
+    PQclear(r);
+    s->idle_ms = 0;
+    return CUST_OK;
+}
+
+/* Between transactions, a lost connection (server restart, network, the
+ * server ending an idle transaction) is made again. */
+static cust_code reconnect(pg_store *s, struct err *e)
+{
+    if (PQstatus(s->c) == CONNECTION_OK || s->in_tx)
+        return CUST_OK;
+    PQreset(s->c);
+    if (PQstatus(s->c) != CONNECTION_OK)
+        return pg_fail(s, NULL, e, "reconnecting");
+    return session_setup(s, e);
+}
+
 static cust_code migrate(pg_store *s, struct err *e)
 {
     PGresult *r;
@@ -393,17 +420,7 @@ static cust_code pg_open(const char *location, unsigned flags, store **out, stru
         goto fail;
     }
     describe(s);
-    {
-        PGresult *r = PQexec(s->c, "SET client_min_messages = warning; SET TIME ZONE 'UTC';"
-                                   "SET default_transaction_isolation = 'read committed'");
-        int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
-        if (!ok) {
-            rc = pg_fail(s, r, e, "setting up the session");
-            goto fail;
-        }
-        PQclear(r);
-    }
-    if ((rc = migrate(s, e)))
+    if ((rc = session_setup(s, e)) || (rc = migrate(s, e)))
         goto fail;
     if ((rc = load_frontier(s, &s->front, e))) {
         if (!(flags & STORE_OPEN_VERIFY))
@@ -422,10 +439,11 @@ static cust_code pg_begin(store *base, struct err *e)
 {
     pg_store *s = (pg_store *)base;
     cust_code rc;
-    if ((rc = FAILPOINT(s, e, "store.begin.before")) ||
+    if ((rc = FAILPOINT(s, e, "store.begin.before")) || (rc = reconnect(s, e)) ||
         (rc = exec0(s, e, "starting a transaction", "BEGIN", 0, NULL)))
         return rc;
     s->in_tx = 1;
+    s->in_sp = 0;
     pend_cut(s, 0);
     s->sp_mark = 0;
     return CUST_OK;
@@ -438,8 +456,12 @@ static void pg_rollback(store *base)
         return;
     PQclear(PQexec(s->c, "ROLLBACK"));
     s->in_tx = 0;
+    s->in_sp = 0;
     pend_cut(s, 0);
 }
+
+static cust_code write_checkpoint(pg_store *s, const char *time, const struct sign_key *key, int64_t *tree_size,
+                                  char root_hex[65], struct err *e);
 
 /* Number the waiting audit entries: lock the frontier, read it as
  * committed, insert the leaves, save it. The lock is held to COMMIT. */
@@ -463,6 +485,13 @@ static cust_code flush_audit(pg_store *s, struct err *e)
         store_audit a = {p->f[0], p->f[1], p->f[2], p->f[3], p->f[4], p->f[5], p->f[6]};
         int64_t n = (int64_t)s->front.size + 1;
         unsigned char leaf[MERKLE_HASH];
+        if (p->ckp) {
+            int64_t size;
+            char root[65];
+            if ((rc = write_checkpoint(s, p->f[0], p->key, &size, root, e)))
+                return rc;
+            continue;
+        }
         if ((rc = store_audit_entry_bytes(n, &a, &s->entry, e)))
             return rc;
         merkle_leaf_hash(s->entry.ptr, s->entry.len, leaf);
@@ -526,10 +555,13 @@ static cust_code pg_savepoint(store *base, int op, struct err *e)
         if ((rc = exec0(s, e, "marking a savepoint", "SAVEPOINT custody_unit", 0, NULL)))
             return rc;
         s->sp_mark = s->nq;
+        s->in_sp = 1;
         return CUST_OK;
     case STORE_SP_RELEASE:
+        s->in_sp = 0;
         return exec0(s, e, "releasing a savepoint", "RELEASE SAVEPOINT custody_unit", 0, NULL);
     case STORE_SP_ROLLBACK:
+        s->in_sp = 0;
         if ((rc = exec0(s, e, "rolling back to a savepoint", "ROLLBACK TO SAVEPOINT custody_unit", 0, NULL)) ||
             (rc = exec0(s, e, "releasing a savepoint", "RELEASE SAVEPOINT custody_unit", 0, NULL)))
             return rc;
@@ -804,7 +836,7 @@ static char *xstrdup(const char *p)
 static cust_code pg_audit_append(store *base, const store_audit *a, int64_t *seq, struct err *e)
 {
     pg_store *s = (pg_store *)base;
-    struct pend p;
+    struct pend p = {{0}, 0, NULL};
     if (s->front_broken)
         return err_set(e, CUST_ESTORE, "the audit frontier is damaged: run custody audit verify");
     if (!s->in_tx)
@@ -835,30 +867,14 @@ static cust_code pg_audit_append(store *base, const store_audit *a, int64_t *seq
     return CUST_OK;
 }
 
-static cust_code pg_checkpoint(store *base, const char *time, const struct sign_key *key, int64_t *tree_size,
-                               char root_hex[65], struct err *e)
+/* Insert the checkpoint of the tree as s->front holds it (the log locked). */
+static cust_code write_checkpoint(pg_store *s, const char *time, const struct sign_key *key, int64_t *tree_size,
+                                  char root_hex[65], struct err *e)
 {
-    pg_store *s = (pg_store *)base;
     unsigned char root[MERKLE_HASH];
     buf text, sig;
     cust_code rc;
     char size[24];
-    if (s->front_broken)
-        return err_set(e, CUST_ESTORE, "the audit frontier is damaged: run custody audit verify");
-    /* the tree as of this transaction: number what waits (taking the log's
-     * lock), or, with nothing waiting, take the lock and read it */
-    if (s->nq) {
-        if ((rc = flush_audit(s, e)))
-            return rc;
-    } else {
-        PGresult *r = q(s, e, "locking the audit log", PGRES_TUPLES_OK,
-                        "SELECT v FROM meta WHERE k='frontier_size' FOR UPDATE", 0, NULL);
-        if (!r)
-            return CUST_ESTORE;
-        PQclear(r);
-        if ((rc = load_frontier(s, &s->front, e)))
-            return rc;
-    }
     merkle_frontier_root(&s->front, root);
     merkle_hex(root, root_hex);
     *tree_size = (int64_t)s->front.size;
@@ -886,6 +902,51 @@ out:
     buf_release(&text);
     buf_release(&sig);
     return rc;
+}
+
+/* Inside a savepoint unit (the daemon's group commit) the checkpoint waits
+ * in line with the audit entries and is written when they are numbered, at
+ * the round's COMMIT: numbering inside the unit would put the earlier
+ * units' entries under this unit's savepoint. *tree_size is 0 and root_hex
+ * empty then. Elsewhere the tree is numbered now and the checkpoint
+ * written at once. */
+static cust_code pg_checkpoint(store *base, const char *time, const struct sign_key *key, int64_t *tree_size,
+                               char root_hex[65], struct err *e)
+{
+    pg_store *s = (pg_store *)base;
+    cust_code rc;
+    if (s->front_broken)
+        return err_set(e, CUST_ESTORE, "the audit frontier is damaged: run custody audit verify");
+    if (s->in_sp) {
+        struct pend p = {{0}, 1, key};
+        if (s->nq == s->capq) {
+            size_t cap = s->capq ? s->capq * 2 : 64;
+            struct pend *nq = realloc(s->q, cap * sizeof *nq);
+            if (!nq)
+                return err_set(e, CUST_ENOMEM, "out of memory");
+            s->q = nq;
+            s->capq = cap;
+        }
+        if (!(p.f[0] = strdup(time)))
+            return err_set(e, CUST_ENOMEM, "out of memory");
+        s->q[s->nq++] = p;
+        *tree_size = 0;
+        root_hex[0] = '\0';
+        return CUST_OK;
+    }
+    if (s->nq) {
+        if ((rc = flush_audit(s, e)))
+            return rc;
+    } else {
+        PGresult *r = q(s, e, "locking the audit log", PGRES_TUPLES_OK,
+                        "SELECT v FROM meta WHERE k='frontier_size' FOR UPDATE", 0, NULL);
+        if (!r)
+            return CUST_ESTORE;
+        PQclear(r);
+        if ((rc = load_frontier(s, &s->front, e)))
+            return rc;
+    }
+    return write_checkpoint(s, time, key, tree_size, root_hex, e);
 }
 
 #define REC_COLS "records.source,records.key,records.version::text,content_hash,canonical,raw_hash,fetched_at,request_id,cycle_id," \
@@ -1067,9 +1128,20 @@ static cust_code pg_lease_acquire(store *base, const char *source, const char *o
     const char *v[3] = {source, owner, ttl};
     PGresult *r;
     *epoch = 0;
-    if (s->in_tx)
-        return err_set(e, CUST_ESTORE, "store %s: internal: lease_acquire inside a transaction", s->where);
     snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+    if (s->idle_ms != ttl_ms) {
+        /* A worker stopped inside a transaction (SIGSTOP, a VM pause)
+         * holds row locks the next holder of its lease would wait on. A
+         * transaction idle for a whole lease cannot pass its fence any
+         * more (its last proof is older than the lease), so the server may
+         * as well end it then and free the locks. */
+        char set[96];
+        snprintf(set, sizeof set, "SET idle_in_transaction_session_timeout = %lld",
+                 (long long)(ttl_ms));
+        if (exec0(s, e, "setting the idle transaction timeout", set, 0, NULL))
+            return CUST_ESTORE;
+        s->idle_ms = ttl_ms;
+    }
     /* One statement (its own transaction): make sure the row exists, then
      * take it when free, expired or ours. SKIP LOCKED: a lease another
      * worker is proving or taking right now is simply not ours to take. */
@@ -1112,9 +1184,6 @@ static cust_code pg_lease_fence(store *base, const char *source, const char *own
     char ep[24], ttl[24];
     const char *v[4] = {source, owner, ep, ttl};
     long n;
-    cust_code rc;
-    if ((rc = FAILPOINT(s, e, "store.fence.before")))
-        return rc;
     snprintf(ep, sizeof ep, "%lld", (long long)epoch);
     snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
     n = exec_n(s, e, "proving the lease",
