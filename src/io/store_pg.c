@@ -153,7 +153,7 @@ static cust_code pg_fail(pg_store *s, PGresult *r, struct err *e, const char *wh
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
         msg[--n] = '\0';
     for (char *p = msg; *p; p++)
-        if (*p == '\n')
+        if (*p == '\n' || *p == '\t')
             *p = ' ';
     if (PQstatus(s->c) != CONNECTION_OK)
         hint = "; the connection to PostgreSQL was lost: the open transaction was rolled back, rerun";
