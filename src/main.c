@@ -64,7 +64,8 @@ static void usage(FILE *f)
           "      --man           print the manual page, custody(1)\n\n"
           "exit codes: 0 ok, 1 upstream or data failure, 2 usage or config error,\n"
           "            3 store error, 4 audit verification failed\n\n"
-          "The store defaults to custody.db beside the config file. Documentation: docs/.\n", f);
+          "The store defaults to custody.db beside the config file; store: postgresql://USER@HOST/DB\n"
+          "shares one PostgreSQL database among many workers (sources leased). Documentation: docs/.\n", f);
 }
 
 /* roff-escape a line of the command table (backslashes, leading dots, dashes). */
@@ -132,16 +133,19 @@ static void man_page(void)
          "signal stops at once.\n.TP\n.B SIGHUP\n\\fBrun\\fR reloads the configuration (audited with both "
          "hashes); a file that does not load is logged and the running configuration stays.\n"
          ".SH ENVIRONMENT\n.TP\n.B CUSTODY_CONFIG\nThe configuration file when \\-c is not given.\n"
+         ".TP\n.BR PGHOST \", \" PGPORT \", \" PGUSER \", \" PGPASSWORD \", \" PGDATABASE\nlibpq's connection "
+         "settings for a PostgreSQL store, where its URI leaves them out.\n"
          ".TP\n.B NO_COLOR\nNo colours on a terminal.\n.PP\nSecrets are read from the environment variables "
          "or files the configuration names (token_env, token_file, ...), never from the file itself.\n"
          ".SH FILES\n.TP\n.I custody.db\nThe SQLite store, beside the configuration unless store: says "
          "otherwise.\n.TP\n.I custody.db.lock\nHeld by a poll or the daemon: one writer per store.\n"
-         ".TP\n.I custody.db.run.json\nThe running daemon's schedule view, read by custody status.\n"
+         ".TP\n.I custody.db.run.json\nThe running daemon's schedule view, read by custody status (beside the "
+         "configuration, as CONFIG.run.json, with a PostgreSQL store).\n"
          ".SH CONFIGURATION\nYAML. Durations: 250ms, 10s, 5m, 1h, 1d; sizes: 65536, 64KiB, 64MiB. Values may "
          "use ${VAR} or ${VAR:\\-default}, except secret references.");
     config_reference_roff(stdout);
     puts(".SH SEE ALSO\nThe documentation under share/doc/custody: operations.md, schedule.md, export.md, "
-         "ui.md, configuration.md, audit.md, proofs.md, resilience.md, pagination.md, contracts.md, security.md; "
+         "ui.md, configuration.md, postgresql.md, audit.md, proofs.md, resilience.md, pagination.md, contracts.md, security.md; "
          "examples under share/custody/examples.");
 }
 
