@@ -1893,6 +1893,38 @@ static void print_str(FILE *out, const char *s)
     buf_release(&b);
 }
 
+/* A store URI as it may be shown: a password in its user info
+ * (scheme://user:PASSWORD@host) or a password= parameter (keyword form or
+ * query string) becomes ***. */
+static void print_store(FILE *out, const char *uri)
+{
+    buf b;
+    const char *p = uri, *sep = strstr(uri, "://");
+    int bad = 0;
+    buf_init(&b, 1 << 20);
+    if (sep) {
+        const char *host = sep + 3, *end = host + strcspn(host, "/?"), *at = NULL, *colon;
+        for (const char *q = host; q < end; q++)
+            if (*q == '@')
+                at = q;
+        if (at && (colon = memchr(host, ':', (size_t)(at - host)))) {
+            bad |= buf_add(&b, uri, (size_t)(colon + 1 - uri)) || buf_adds(&b, "***");
+            p = at;
+        }
+    }
+    while (*p && !bad) {
+        const char *pw = strstr(p, "password=");
+        if (!pw) {
+            bad |= buf_adds(&b, p) != CUST_OK;
+            break;
+        }
+        bad |= buf_add(&b, p, (size_t)(pw + 9 - p)) || buf_adds(&b, "***");
+        p = pw + 9 + strcspn(pw + 9, " &");
+    }
+    print_str(out, bad ? "***" : buf_str(&b));
+    buf_release(&b);
+}
+
 static void indent(FILE *out, int n)
 {
     for (int i = 0; i < n; i++)
@@ -1919,7 +1951,10 @@ static void print_opt(FILE *out, const struct opt *o, const void *obj, int ind, 
             return;
         PREFIX();
         fprintf(out, "%s: ", o->name);
-        print_str(out, s);
+        if (o->off == offsetof(config, store) && !strcmp(o->name, "store"))
+            print_store(out, s);
+        else
+            print_str(out, s);
         fputc('\n', out);
         return;
     case O_ENUMI:

@@ -411,7 +411,7 @@ static cust_code pg_open(const char *location, unsigned flags, store **out, stru
         while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
             msg[--n] = '\0';
         for (char *p = msg; *p; p++)
-            if (*p == '\n')
+            if (*p == '\n' || *p == '\t')
                 *p = ' ';
         rc = err_set(e, CUST_ESTORE,
                      "store postgresql: cannot connect: %s; check the store: URI in the config (or PGHOST, "
