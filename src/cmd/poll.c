@@ -206,8 +206,8 @@ int cmd_poll(cli *c, int argc, char **argv)
                 snprintf(sums[k].source, sizeof sums[k].source, "%s", todo[k]->name);
                 sums[k].leased_elsewhere = 1;
                 if (!c->quiet)
-                    fprintf(stderr, "custody: source %s: another worker holds its lease (it is being polled "
-                                    "there); skipped\n", todo[k]->name);
+                    fprintf(stderr, "custody: source %s: another worker (%s) holds its lease and polls it; "
+                                    "skipped\n", todo[k]->name, lg.holder[0] ? lg.holder : "unknown");
                 continue;
             } else {
                 prc = poll_source(cfg, todo[k], st, http, &o, &sums[k], &e);

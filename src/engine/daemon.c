@@ -762,7 +762,9 @@ static int take_lease(struct task *t)
     struct err e = {0};
     int64_t epoch = 0;
     if (d->st->ops->begin(d->st, &e) == CUST_OK) {
-        if (d->inner->lease_acquire(d->st, t->name, d->owner, t->gen->cfg->run.lease_ttl_ms, &epoch, &e)) {
+        char holder[256];
+        if (lease_take(d->st, d->inner, t->name, d->owner, t->gen->cfg->run.lease_ttl_ms, &epoch, holder,
+                       sizeof holder, &e)) {
             d->st->ops->rollback(d->st);
             epoch = 0;
         } else {

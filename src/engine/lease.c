@@ -1,7 +1,10 @@
 /* lease.c - see lease.h. */
 #include "lease.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,6 +17,41 @@ void lease_owner_default(char *out, size_t n)
         snprintf(host, sizeof host, "localhost");
     host[sizeof host - 1] = '\0';
     snprintf(out, n, "%s:%ld", host, (long)getpid());
+}
+
+/* 1 when holder is "HOST:PID" of this host and no such process exists. A
+ * reused pid reads as alive: the lease is then waited out (the safe side).
+ * Another pid namespace with our host name may read as dead: its lease is
+ * broken, and fencing still keeps its late commits out. */
+static int holder_dead(const char *holder)
+{
+    char me[256];
+    const char *colon = strrchr(holder, ':');
+    char *end;
+    long pid;
+    lease_owner_default(me, sizeof me);
+    if (!colon || (size_t)(colon - holder) != (size_t)(strrchr(me, ':') - me) ||
+        strncmp(holder, me, (size_t)(colon - holder)) != 0)
+        return 0;
+    errno = 0;
+    pid = strtol(colon + 1, &end, 10);
+    if (errno || *end || pid <= 0 || end == colon + 1)
+        return 0;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+cust_code lease_take(store *st, const store_ops *ops, const char *source, const char *owner, int64_t ttl_ms,
+                     int64_t *epoch, char *holder, size_t nholder, struct err *e)
+{
+    cust_code rc;
+    holder[0] = '\0';
+    if ((rc = ops->lease_acquire(st, source, owner, ttl_ms, epoch, holder, nholder, e)) || *epoch)
+        return rc;
+    if (!holder[0] || !holder_dead(holder) || !ops->lease_break)
+        return CUST_OK;
+    if ((rc = ops->lease_break(st, source, holder, e)))
+        return rc;
+    return ops->lease_acquire(st, source, owner, ttl_ms, epoch, holder, nholder, e);
 }
 
 static cust_code fenced_commit(store *s, struct err *e)
@@ -43,7 +81,7 @@ int lease_begin(lease_guard *g, store *st, const char *source, const char *owner
         err_set(e, CUST_ESTORE, "internal: two leases at once");
         return -1;
     }
-    if (st->ops->lease_acquire(st, source, owner, ttl_ms, &g->epoch, e))
+    if (lease_take(st, st->ops, source, owner, ttl_ms, &g->epoch, g->holder, sizeof g->holder, e))
         return -1;
     if (!g->epoch)
         return 0;

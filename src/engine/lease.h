@@ -16,6 +16,14 @@
 /* "HOST:PID" (or configured), the owner name in leases. */
 void lease_owner_default(char *out, size_t n);
 
+/* Take source's lease for owner (st->ops must have lease_acquire): *epoch
+ * is the new fencing epoch, 0 when another worker holds it (its name in
+ * holder). A holder named HOST:PID on this host whose process is gone (a
+ * poll killed with kill -9) is known dead: its lease is broken at once
+ * instead of waited out. Usable inside or outside a transaction. */
+cust_code lease_take(store *st, const store_ops *ops, const char *source, const char *owner, int64_t ttl_ms,
+                     int64_t *epoch, char *holder, size_t nholder, struct err *e) CUST_WUR;
+
 typedef struct lease_guard {
     store *st;
     const store_ops *inner;
@@ -24,6 +32,7 @@ typedef struct lease_guard {
     const char *owner;
     int64_t epoch;        /* 0: no lease held */
     int64_t ttl_ms;
+    char holder[256];     /* after lease_begin returned 0: who holds it */
 } lease_guard;
 
 /* Take source's lease for owner. Returns 1 when held (st's commits are now

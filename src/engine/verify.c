@@ -387,6 +387,13 @@ cust_code verify_store(store *st, const struct sign_key *key, verify_report *r, 
     buf_init(&v.canon, 64u << 20);
     if (!(v.doc = json_doc_new()))
         return err_set(e, CUST_ENOMEM, "out of memory");
+    /* one consistent view while pollers keep committing */
+    if (st->ops->snapshot && (rc = st->ops->snapshot(st, 1, e))) {
+        json_doc_free(v.doc);
+        buf_release(&v.entry);
+        buf_release(&v.canon);
+        return rc;
+    }
     {
         /* byte-level edits can leave table and index disagreeing; records
          * are read through the index, so check the file first */
@@ -394,7 +401,7 @@ cust_code verify_store(store *st, const struct sign_key *key, verify_report *r, 
         if ((rc = st->ops->integrity(st, what, sizeof what, e)))
             goto out;
         if (what[0]) {
-            fail(&v, 0, "the store file fails SQLite's integrity check (%s): it was edited at the byte level "
+            fail(&v, 0, "the store fails its integrity check (%s): it was edited at the byte level "
                  "or is damaged", what);
             goto out;
         }
@@ -454,6 +461,10 @@ cust_code verify_store(store *st, const struct sign_key *key, verify_report *r, 
         fail(&v, 0, "the audit log announces %zu rejections but %ld are in quarantine: entries were deleted "
              "outside custody", v.rejs.n, r->quarantined);
 out:
+    if (st->ops->snapshot) {
+        struct err ignore = {0};
+        st->ops->snapshot(st, 0, &ignore);
+    }
     if (v.failed)
         rc = CUST_EAUDIT;
     claims_free(&v.recs);

@@ -162,17 +162,25 @@ typedef struct store_ops {
     /* Leases, for many workers sharing one store (NULL in a backend one
      * process owns: SQLite's file lock already admits one writer).
      * lease_acquire takes source for owner for ttl_ms when it is free or
-     * expired (or already owner's), outside any transaction, and bumps the
-     * fencing epoch: *epoch is the new epoch, 0 when another worker holds
-     * it. lease_fence, inside the transaction about to commit, proves the
+     * expired (or already owner's) and bumps the fencing epoch: *epoch is
+     * the new epoch, 0 when another worker holds it (its name is then
+     * copied to holder, "" when unknown). lease_break expires holder's
+     * lease on source at once (a caller that knows holder is dead: see
+     * engine/lease.c). lease_fence, inside the transaction about to commit, proves the
      * lease (owner, epoch) is still held and unexpired and extends it by
      * ttl_ms; CUST_EFENCED when it was lost (the caller rolls back: a worker
      * paused past its expiry cannot commit). lease_release frees it early. */
     cust_code (*lease_acquire)(store *s, const char *source, const char *owner, int64_t ttl_ms, int64_t *epoch,
-                               struct err *e);
+                               char *holder, size_t nholder, struct err *e);
     cust_code (*lease_fence)(store *s, const char *source, const char *owner, int64_t epoch, int64_t ttl_ms,
                              struct err *e);
     cust_code (*lease_release)(store *s, const char *source, const char *owner, int64_t epoch, struct err *e);
+    cust_code (*lease_break)(store *s, const char *source, const char *holder, struct err *e);
+    /* A read-only consistent view (on 1) for readers that list several
+     * tables, such as verify, while writers commit: every listing until
+     * snapshot(0) sees the store as of one instant. Not inside a write
+     * transaction. */
+    cust_code (*snapshot)(store *s, int on, struct err *e);
 } store_ops;
 
 enum { WHH_SEQ, WHH_SOURCE, WHH_KEY, WHH_ID, WHH_PAYLOAD, WHH_RECEIVED, WHH_EXPIRES, WHH_NCOLS };

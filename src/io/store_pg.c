@@ -422,7 +422,13 @@ static cust_code pg_open(const char *location, unsigned flags, store **out, stru
     describe(s);
     if ((rc = session_setup(s, e)) || (rc = migrate(s, e)))
         goto fail;
-    if ((rc = load_frontier(s, &s->front, e))) {
+    /* one snapshot: other workers commit while we read */
+    if ((rc = exec0(s, e, "reading the audit frontier", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0,
+                    NULL)))
+        goto fail;
+    rc = load_frontier(s, &s->front, e);
+    PQclear(PQexec(s->c, "COMMIT"));
+    if (rc) {
         if (!(flags & STORE_OPEN_VERIFY))
             goto fail;
         err_clear(e);
@@ -1121,7 +1127,7 @@ static cust_code pg_webhook_settle(store *base, int64_t seq, const char *status,
 /* ---- leases ------------------------------------------------------------- */
 
 static cust_code pg_lease_acquire(store *base, const char *source, const char *owner, int64_t ttl_ms,
-                                  int64_t *epoch, struct err *e)
+                                  int64_t *epoch, char *holder, size_t nholder, struct err *e)
 {
     pg_store *s = (pg_store *)base;
     char ttl[24];
@@ -1174,7 +1180,26 @@ static cust_code pg_lease_acquire(store *base, const char *source, const char *o
     if (PQntuples(r) == 1)
         *epoch = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
+    if (!*epoch && holder && nholder) {
+        const char *hv[1] = {source};
+        holder[0] = '\0';
+        if (!(r = q(s, e, "reading a lease", PGRES_TUPLES_OK, "SELECT owner FROM leases WHERE source = $1", 1, hv)))
+            return CUST_ESTORE;
+        if (PQntuples(r) == 1)
+            snprintf(holder, nholder, "%s", PQgetvalue(r, 0, 0));
+        PQclear(r);
+    }
     return CUST_OK;
+}
+
+static cust_code pg_lease_break(store *base, const char *source, const char *holder, struct err *e)
+{
+    pg_store *s = (pg_store *)base;
+    const char *v[2] = {source, holder};
+    return exec_n(s, e, "breaking a dead worker's lease",
+                  "UPDATE leases SET expires_at = '-infinity' WHERE source = $1 AND owner = $2", 2, v) < 0
+               ? CUST_ESTORE
+               : CUST_OK;
 }
 
 static cust_code pg_lease_fence(store *base, const char *source, const char *owner, int64_t epoch, int64_t ttl_ms,
@@ -1211,6 +1236,18 @@ static cust_code pg_lease_release(store *base, const char *source, const char *o
                   v) < 0
                ? CUST_ESTORE
                : CUST_OK;
+}
+
+static cust_code pg_snapshot(store *base, int on, struct err *e)
+{
+    pg_store *s = (pg_store *)base;
+    if (!on)
+        return exec0(s, e, "ending a snapshot", "COMMIT", 0, NULL);
+    if (s->in_tx)
+        return err_set(e, CUST_ESTORE, "store %s: internal: a snapshot inside a write transaction", s->where);
+    if (reconnect(s, e))
+        return CUST_ESTORE;
+    return exec0(s, e, "starting a snapshot", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
 }
 
 const store_ops store_pg_ops = {
@@ -1250,4 +1287,6 @@ const store_ops store_pg_ops = {
     .lease_acquire = pg_lease_acquire,
     .lease_fence = pg_lease_fence,
     .lease_release = pg_lease_release,
+    .lease_break = pg_lease_break,
+    .snapshot = pg_snapshot,
 };

@@ -1009,6 +1009,20 @@ static cust_code sq_audit_list_from(store *base, int64_t after, int64_t limit, s
     return run_list(s, st, cb, ctx, e);
 }
 
+static cust_code sq_snapshot(store *base, int on, struct err *e)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    cust_code rc;
+    if (!on)
+        return exec(s, "COMMIT", e);
+    if (s->in_tx)
+        return err_set(e, CUST_ESTORE, "store %s: internal: a snapshot inside a write transaction", s->path);
+    /* WAL: a read transaction's snapshot starts at its first read */
+    if ((rc = exec(s, "BEGIN DEFERRED; SELECT count(*) FROM meta;", e)))
+        return rc;
+    return CUST_OK;
+}
+
 static cust_code sq_checkpoints_list(store *base, store_row_cb cb, void *ctx, struct err *e)
 {
     return simple_list(base, "SELECT tree_size, root, time, signature FROM checkpoints ORDER BY tree_size", cb, ctx, e);
@@ -1082,6 +1096,7 @@ const store_ops store_sqlite_ops = {
     .quarantine_list = sq_quarantine_list,
     .audit_list = sq_audit_list,
     .audit_list_from = sq_audit_list_from,
+    .snapshot = sq_snapshot,
     .checkpoints_list = sq_checkpoints_list,
     .sources_list = sq_sources_list,
     .frontier_list = sq_frontier_list,

@@ -4,6 +4,10 @@ re-run until it completes leaves the store identical to a crash-free run's:
 the same records (no loss, nothing twice), the same quarantine evidence and
 the same cursor; and the audit log still verifies.
 
+--store pg runs the same trials against a throwaway PostgreSQL server (a
+database per trial): there a kill -9 drops the connection and the server
+rolls the open transaction back.
+
 The portal answers slowly (a bounded delay per page) so kills land at every
 stage: mid-fetch, mid-transaction, mid-commit. Trials: --trials (CI: 20)."""
 import argparse
@@ -24,9 +28,27 @@ LIMIT = 50          # 24 pages
 DELAY_MS = 15
 
 
+PG = None  # the PostgreSQL server with --store pg
+
+
 def write_config(work, url, commit_pages):
+    text = harness.fsma_config(url, commit_pages=commit_pages, limit=LIMIT)
+    if PG:
+        text, _ = harness.replace_store_line(text, PG.create_database(os.path.basename(work)))
     with open(os.path.join(work, "config.yaml"), "w") as f:
-        f.write(harness.fsma_config(url, commit_pages=commit_pages, limit=LIMIT))
+        f.write(text)
+
+
+def snapshot(work):
+    if not PG:
+        return harness.store_snapshot(os.path.join(work, "custody.db"))
+    db = os.path.basename(work)
+    q = lambda sql: [tuple(r) for r in PG.query(db, sql)]  # noqa: E731
+    return {"records": q("SELECT source, key, version, content_hash, canonical, raw_hash FROM records "
+                         "ORDER BY source, key, version"),
+            "quarantine": q("SELECT source, recon_key, encode(raw, 'hex'), errors, status FROM quarantine "
+                            "ORDER BY source, recon_key"),
+            "cursors": q("SELECT name, cursor FROM sources ORDER BY name")}
 
 
 def poll(cli, work):
@@ -38,7 +60,17 @@ def main():
     ap.add_argument("--custody", required=True)
     ap.add_argument("--trials", type=int, default=int(os.environ.get("CUSTODY_CRASH_TRIALS", "20")))
     ap.add_argument("--seed", type=int, default=int(os.environ.get("CUSTODY_CRASH_SEED", str(int(time.time())))))
+    ap.add_argument("--store", choices=("sqlite", "pg"), default="sqlite")
     a = ap.parse_args()
+    global PG
+    if a.store == "pg":
+        import pgserver
+        try:
+            PG = pgserver.PgServer()
+            PG.start()
+        except pgserver.Unavailable as ex:
+            print("skip: %s" % ex)
+            return 77
     a.custody = os.path.abspath(a.custody)
     rnd = random.Random(a.seed)
     print("kill -9 trials: %d, seed %d (rerun with --seed to reproduce)" % (a.trials, a.seed))
@@ -56,7 +88,7 @@ def main():
                 cli = harness.Custody(a.custody, ref, {"SUPPLIER_API_KEY": harness.TOKEN})
                 code, out, err = poll(cli, ref)
                 assert code == 0, "reference poll failed: %s" % err
-                refs[cp] = harness.store_snapshot(os.path.join(ref, "custody.db"))
+                refs[cp] = snapshot(ref)
                 assert len(refs[cp]["records"]) > 0
             for trial in range(a.trials):
                 cp = rnd.choice((1, 4))
@@ -83,7 +115,7 @@ def main():
                 problems = []
                 if code != 0:
                     problems.append("re-run did not complete: exit %d: %s" % (code, err.strip()))
-                got = harness.store_snapshot(os.path.join(work, "custody.db"))
+                got = snapshot(work)
                 want = refs[cp]
                 for part in ("records", "quarantine", "cursors"):
                     if got[part] != want[part]:
@@ -101,6 +133,8 @@ def main():
                     print("trial %d (commit_pages %d, %d kills): ok, %d records" % (trial, cp, kills, len(got["records"])))
     finally:
         shutil.rmtree(base, ignore_errors=True)
+        if PG:
+            PG.stop()
     print("test_kill9: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

@@ -3,6 +3,7 @@ mock portal on a free loopback port, write a config, run the custody CLI,
 read the SQLite store. Every process started here is bounded in time."""
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -116,6 +117,14 @@ def fsma_config(portal_url, extra_source="", commit_pages=20, limit=100, store="
     text = text.replace("limit: 500", "limit: %d" % limit)
     text = text.replace("commit_pages: 20", "commit_pages: %d%s" % (commit_pages, extra_source))
     return text
+
+
+def replace_store_line(text, store):
+    """text with its top-level `store:` line (the whole line, comment and
+    all) replaced by `store: <store>`; returns (new text, lines replaced).
+    A config without one is returned unchanged with 0, so line numbers in
+    error messages stay as the case wrote them."""
+    return re.subn(r"(?m)^store:.*$", lambda m: "store: " + store, text)
 
 
 def store_snapshot(path):

@@ -350,7 +350,7 @@ static const struct {
     {"sources:\n  - name: s1\n    request: { url: http://x/, max_body: 100 }\n    contract: c\n"
      "contracts: { c: { key: [id], fields: { id: {} } } }\n",
      2, "s1.request.max_body", "at least 1KiB"},
-    {"store: postgres://x\nsources:\n  - name: s1\n    request: { url: http://x/ }\n    contract: c\n"
+    {"store: mysql://x\nsources:\n  - name: s1\n    request: { url: http://x/ }\n    contract: c\n"
      "contracts: { c: { key: [id], fields: { id: {} } } }\n",
      1, "store", "is not supported"},
     {"sources: []\ncontracts: { c: { key: [id], fields: { id: {} } } }\n", 1, "sources", "at least one source"},

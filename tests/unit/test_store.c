@@ -86,9 +86,15 @@ static void test_open_errors(void)
     CHECK(s == NULL);
     CHECK(strstr(e.msg, "no/such/dir") != NULL);
     s = (store *)&s;
-    CHECK_INT(store_open("postgres:x", &s, &e), CUST_ESTORE);
+    CHECK_INT(store_open("mysql:x", &s, &e), CUST_ESTORE);
     CHECK(s == NULL);
     CHECK(strstr(e.msg, "unknown store kind") != NULL);
+    /* PostgreSQL: a server that is not there is a clear store error */
+    s = (store *)&s;
+    CHECK_INT(store_open("postgresql:host=/nonexistent-dir connect_timeout=2", &s, &e), CUST_ESTORE);
+    CHECK(s == NULL);
+    CHECK(strstr(e.msg, "cannot connect") != NULL);
+    CHECK(strstr(e.msg, "PGHOST") != NULL);
     store_close(NULL);
 }
 
