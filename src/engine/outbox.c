@@ -393,7 +393,9 @@ cust_code outbox_step(outbox *ob, outbox_report *r, int *more, struct err *e)
             stored++;
     }
     to = k == n && rc == CUST_OK ? sc.last : k < n ? ob->m[k].seq - 1 : ob->m[n - 1].seq;
-    if (to > ob->pos) {
+    /* a failed batch moves the position only over what was acknowledged
+     * (a failure before the first PubAck writes nothing) */
+    if (to > ob->pos && (stored + dups > 0 || to - ob->pos >= SKIP_PERSIST)) {
         cust_code arc = advance(ob, to, stored + dups, dups, e);
         if (arc)
             return arc; /* the store failed: what was sent is sent again next time, and dropped */
@@ -412,8 +414,8 @@ cust_code outbox_step(outbox *ob, outbox_report *r, int *more, struct err *e)
     if (rc) {
         *e = pe;
         if (k < n)
-            err_prefix(e, "%zu of %zu message(s) acknowledged, position %" PRId64 " (audit entry %" PRId64
-                       ", %s, waits): ", k, n, ob->pos, ob->m[k].seq, buf_str(&ob->m[k].msg_id));
+            err_prefix(e, "%zu of %zu message(s) acknowledged; the position stays at %" PRId64 ", before audit entry "
+                       "%" PRId64 " (%s): ", k, n, ob->pos, ob->m[k].seq, buf_str(&ob->m[k].msg_id));
         if (rc == CUST_OK)
             rc = CUST_EHTTP;
         *more = 1;

@@ -195,7 +195,11 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
                      n->stream);
         } else if (pae) {
             const char *t = pae->ErrText && *pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err);
-            if (pae->ErrCode)
+            if (pae->ErrCode == JSStreamNotMatchErr)
+                snprintf(m->why, sizeof m->why, "%s: subject %s belongs to another stream than %s; make "
+                         "outbox.nats.subject_prefix match the stream's subjects", t, natsMsg_GetSubject(msg),
+                         n->stream);
+            else if (pae->ErrCode)
                 snprintf(m->why, sizeof m->why, "%s (JetStream error %d)", t, (int)pae->ErrCode);
             else
                 snprintf(m->why, sizeof m->why, "%s", t);

@@ -977,13 +977,15 @@ static cust_code sq_records_list(store *base, const char *source, const char *ke
     const char *cols = "source,key,version,content_hash,canonical,raw_hash,fetched_at,request_id,"
                        "cycle_id,config_hash,contract_hash";
     char sql[1024];
+    /* "?1 IS NULL OR source=?1" is planned before the binding: a full scan
+     * for every lookup of one key (the outbox does one per message). Name
+     * only the columns given, so the (source, key, version) index serves. */
+    const char *where = source && key ? "source=?1 AND key=?2" : source ? "source=?1" : key ? "key=?2" : "1";
     if (history)
-        snprintf(sql, sizeof sql, "SELECT %s FROM records WHERE (?1 IS NULL OR source=?1) AND "
-                                  "(?2 IS NULL OR key=?2) ORDER BY source, key, version", cols);
+        snprintf(sql, sizeof sql, "SELECT %s FROM records WHERE %s ORDER BY source, key, version", cols, where);
     else
-        snprintf(sql, sizeof sql, "SELECT %s FROM records r WHERE (?1 IS NULL OR source=?1) AND "
-                                  "(?2 IS NULL OR key=?2) AND version=(SELECT max(version) FROM records "
-                                  "WHERE source=r.source AND key=r.key) ORDER BY source, key", cols);
+        snprintf(sql, sizeof sql, "SELECT %s FROM records r WHERE %s AND version=(SELECT max(version) FROM records "
+                                  "WHERE source=r.source AND key=r.key) ORDER BY source, key", cols, where);
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_err(s, e, "listing records");
     if (source)

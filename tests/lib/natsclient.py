@@ -17,6 +17,9 @@ class NatsError(Exception):
 class Client:
     def __init__(self, host, port, timeout=10, token=None):
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        # one small request at a time: without this, Nagle and delayed ACKs
+        # add 40 ms to every request
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.timeout = timeout
         self.buf = b""
         self.sid = 0
