@@ -145,7 +145,7 @@ static void man_page(void)
          "use ${VAR} or ${VAR:\\-default}, except secret references.");
     config_reference_roff(stdout);
     puts(".SH SEE ALSO\nThe documentation under share/doc/custody: operations.md, schedule.md, export.md, "
-         "ui.md, configuration.md, audit.md, proofs.md, resilience.md, pagination.md, contracts.md, security.md; "
+         "ui.md, configuration.md, audit.md, outbox.md, proofs.md, resilience.md, pagination.md, contracts.md, security.md; "
          "examples under share/custody/examples.");
 }
 
