@@ -354,6 +354,10 @@ cust_code outbox_step(outbox *ob, outbox_report *r, int *more, struct err *e)
         ob->loaded = 1;
         r->start = r->position = ob->pos;
     }
+    /* the sink first, even with nothing to send: a publisher that cannot
+     * reach its broker says so now, not at the next record */
+    if ((rc = ob->sink->connect(ob->sink->ctx, e)))
+        return rc;
     cands_clear(ob);
     sc.ob = ob;
     sc.last = ob->scan;
@@ -382,8 +386,6 @@ cust_code outbox_step(outbox *ob, outbox_report *r, int *more, struct err *e)
     for (size_t i = 0; i < n; i++)
         if ((rc = build(ob, i, e)))
             return rc;
-    if ((rc = ob->sink->connect(ob->sink->ctx, e)))
-        return rc;
     rc = ob->sink->publish(ob->sink->ctx, ob->m, n, &pe);
     /* the acknowledged prefix: never past a message the sink did not confirm */
     for (k = 0; k < n && ob->m[k].acked; k++) {

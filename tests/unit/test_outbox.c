@@ -241,6 +241,14 @@ static void test_driver(void)
         CHECK_INT(published_entries(s, &last), before);
     }
 
+    /* caught up and the broker unreachable: --once says so all the same */
+    f.connect_fails = 5;
+    memset(&r, 0, sizeof r);
+    CHECK_INT(outbox_run(ob, &r, &e), CUST_EHTTP);
+    CHECK(strstr(e.msg, "fake: cannot connect") != NULL);
+    f.connect_fails = 0;
+    err_clear(&e);
+
     /* a second publisher on the same stream is fenced by the position check */
     fill(s, 10, 2, "src");
     CHECK_INT(store_open(path, &s2, &e), CUST_OK);
