@@ -18,6 +18,10 @@ static const command commands[] = {
     {"run", cmd_run, "run [-c FILE] [--for DURATION] [--log json|text]",
      "the daemon: every source on its schedule (every / daily / cron, tiers), pool caps,\n"
      "      alerts; SIGTERM stops at page boundaries, SIGHUP reloads the config (audited)"},
+    {"publish", cmd_publish, "publish [-c FILE] [--once | --follow [--for DURATION]] [--json] [--log json|text]",
+     "hand committed record versions to the NATS JetStream stream of outbox.nats, from the\n"
+     "      position kept in the store (at least once; the broker drops duplicates by Nats-Msg-Id);\n"
+     "      --follow keeps tailing until SIGTERM/SIGINT or --for"},
     {"records", cmd_records, "records [-c FILE] SOURCE [KEY] [--history] [--json]",
      "show stored records (latest versions, or every version with --history)"},
     {"export", cmd_export, "export [-c FILE] SOURCE [--format csv|jsonl|fsma204] [--history] [--from DATE]\n"
@@ -145,7 +149,7 @@ static void man_page(void)
          "use ${VAR} or ${VAR:\\-default}, except secret references.");
     config_reference_roff(stdout);
     puts(".SH SEE ALSO\nThe documentation under share/doc/custody: operations.md, schedule.md, export.md, "
-         "ui.md, configuration.md, postgresql.md, audit.md, proofs.md, resilience.md, pagination.md, contracts.md, security.md; "
+         "ui.md, configuration.md, postgresql.md, audit.md, outbox.md, proofs.md, resilience.md, pagination.md, contracts.md, security.md; "
          "examples under share/custody/examples.");
 }
 

@@ -36,6 +36,7 @@ int cmd_status(cli *c, int argc, char **argv);
 int cmd_retention(cli *c, int argc, char **argv);
 int cmd_hold(cli *c, int argc, char **argv);
 int cmd_run(cli *c, int argc, char **argv);
+int cmd_publish(cli *c, int argc, char **argv);
 
 /* Print "custody: <msg>" to stderr and return the exit code for e. */
 int cmd_fail(const struct err *e);

@@ -299,6 +299,52 @@ static const struct opt serve_opts[] = {
 static const struct otab serve_tab = {"serve", sizeof(serve_cfg), serve_opts, N(serve_opts), -1, -1,
                                       "custody run's HTTP server."};
 
+static const struct opt nats_opts[] = {
+    {"url", O_STR, offsetof(nats_cfg, url), "nats://127.0.0.1:4222", 0, NULL, NULL, 0, 0, 0,
+     "The NATS server (several, comma-separated, for a cluster); tls://HOST:PORT for TLS."},
+    {"stream", O_STR, offsetof(nats_cfg, stream), NULL, F_REQ, NULL, NULL, 0, 0, 0,
+     "The JetStream stream that receives the records: letters, digits, '_', '-'."},
+    {"subject_prefix", O_STR, offsetof(nats_cfg, subject_prefix), "custody", 0, NULL, NULL, 0, 0, 0,
+     "A source's records are published to <subject_prefix>.<source name>."},
+    {"batch", O_INT, offsetof(nats_cfg, batch), "256", 0, NULL, NULL, 0, 0, 0,
+     "Messages in flight before custody waits for the stream's acknowledgements and records its "
+     "position; 1 keeps the stream in audit order even across broker failures."},
+    {"ack_timeout", O_DURATION, offsetof(nats_cfg, ack_timeout_ms), "5s", 0, NULL, NULL, 0, 0, 0,
+     "How long a batch waits for its acknowledgements; what is not acknowledged by then is sent again."},
+    {"connect_timeout", O_DURATION, offsetof(nats_cfg, connect_timeout_ms), "5s", 0, NULL, NULL, 0, 0, 0,
+     "Timeout of one connection attempt (and of JetStream API requests)."},
+    {"create_stream", O_BOOL, offsetof(nats_cfg, create_stream), "true", 0, NULL, NULL, 0, 0, 0,
+     "Create the stream (file storage, subjects <subject_prefix>.>, duplicate_window) when it does "
+     "not exist; false: a missing stream is an error."},
+    {"duplicate_window", O_DURATION, offsetof(nats_cfg, duplicate_window_ms), "2m", 0, NULL, NULL, 0, 0, 0,
+     "The created stream's duplicate window: a message sent again within it (same Nats-Msg-Id) is "
+     "dropped by the broker. Keep it longer than custody publish can be down between a publish and "
+     "its position commit (see docs/outbox.md)."},
+    {"retry_max", O_DURATION, offsetof(nats_cfg, retry_max_ms), "30s", 0, NULL, NULL, 0, 0, 0,
+     "Longest back-off between attempts while the broker is unreachable or refuses (full jitter, "
+     "doubling from 250ms)."},
+    {"attempts", O_INT, offsetof(nats_cfg, attempts), "5", 0, NULL, NULL, 0, 0, 0,
+     "custody publish --once gives up (exit 1) after this many failed attempts in a row; --follow "
+     "keeps trying."},
+    {"token_env", O_REF, offsetof(nats_cfg, token_env), NULL, 0, NULL, NULL, 0, 0, 0,
+     "Environment variable holding the server's authorization token; unset: no token."},
+    {"tls_ca", O_STR, offsetof(nats_cfg, tls_ca), NULL, 0, NULL, NULL, 0, 0, 0,
+     "PEM CA certificates a tls:// server's certificate is checked against (relative to the config "
+     "file); unset: the system's."},
+};
+static const struct otab nats_tab = {"nats", sizeof(nats_cfg), nats_opts, N(nats_opts), -1,
+                                     offsetof(nats_cfg, line),
+                                     "NATS JetStream: custody publish hands every committed record version to a "
+                                     "stream, at least once, and the broker drops duplicates (Nats-Msg-Id)."};
+
+static const struct opt outbox_opts[] = {
+    {"nats", O_TABLE, offsetof(outbox_cfg, nats), NULL, 0, &nats_tab, NULL, 0, 0, 0,
+     "Publish to NATS JetStream (see outbox.nats)."},
+};
+static const struct otab outbox_tab = {"outbox", sizeof(outbox_cfg), outbox_opts, N(outbox_opts), -1, -1,
+                                       "Hand-off of committed records downstream (custody publish; "
+                                       "docs/outbox.md)."};
+
 static const char *const log_formats[] = {"json", "text", NULL};
 static const struct opt run_opts[] = {
     {"max_concurrent", O_INT, offsetof(run_cfg, max_concurrent), "32", 0, NULL, NULL, 0, 0, 0,
@@ -617,6 +663,8 @@ static const struct opt top_opts[] = {
      "Alerts raised by custody run (see alerts)."},
     {"serve", O_TABLE, offsetof(config, serve), NULL, 0, &serve_tab, NULL, 0, 0, 0,
      "custody run's HTTP server (see serve)."},
+    {"outbox", O_TABLE, offsetof(config, outbox), NULL, 0, &outbox_tab, NULL, 0, 0, 0,
+     "Committed records handed downstream by custody publish (see outbox)."},
 };
 static const struct otab top_tab = {"top level", sizeof(config), top_opts, N(top_opts), -1, -1,
                                     "The configuration file."};
@@ -1518,6 +1566,65 @@ static cust_code load_schema(struct loader *L, contract *k)
     return rc;
 }
 
+/* A NATS subject prefix: dot-separated tokens of letters, digits, '_', '-'
+ * (no wildcards, no spaces). 1 when valid. */
+static int nats_prefix_ok(const char *p)
+{
+    static const char tok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+    size_t n;
+    if (!*p || strlen(p) > 200)
+        return 0;
+    for (;;) {
+        n = strspn(p, tok);
+        if (!n)
+            return 0;
+        p += n;
+        if (!*p)
+            return 1;
+        if (*p++ != '.')
+            return 0;
+    }
+}
+
+static cust_code check_nats(struct loader *L, const nats_cfg *n)
+{
+    const char *f = L->file, *u;
+    if (!n->stream)
+        return CUST_OK;
+    if (!n->stream[0] || strlen(n->stream) > 200 ||
+        strspn(n->stream, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(n->stream))
+        return err_set(L->e, CUST_ECONFIG, "%s:%d: outbox.nats.stream: \"%s\" is not a valid stream name; use "
+                       "letters, digits, '_', '-' (at most 200)", f, n->line, n->stream);
+    if (!nats_prefix_ok(n->subject_prefix))
+        return err_set(L->e, CUST_ECONFIG, "%s:%d: outbox.nats.subject_prefix: \"%s\" is not a subject prefix; "
+                       "write dot-separated tokens of letters, digits, '_', '-' (custody, or acme.custody)", f,
+                       n->line, n->subject_prefix);
+    for (u = n->url;;) {
+        const char *comma = strchr(u, ',');
+        size_t len = comma ? (size_t)(comma - u) : strlen(u);
+        while (len && *u == ' ')
+            u++, len--;
+        if (!((len > 7 && !strncmp(u, "nats://", 7)) || (len > 6 && !strncmp(u, "tls://", 6))) ||
+            memchr(u, ' ', len))
+            return err_set(L->e, CUST_ECONFIG, "%s:%d: outbox.nats.url: \"%s\": write nats://HOST:PORT or "
+                           "tls://HOST:PORT, several separated by commas", f, n->line, n->url);
+        if (!comma)
+            break;
+        u = comma + 1;
+    }
+    if (n->batch < 1 || n->batch > 65536)
+        return err_set(L->e, CUST_ECONFIG, "%s:%d: outbox.nats.batch: %ld; give 1..65536", f, n->line, n->batch);
+    if (n->ack_timeout_ms < 100 || n->connect_timeout_ms < 100 || n->retry_max_ms < 250)
+        return err_set(L->e, CUST_ECONFIG, "%s:%d: outbox.nats: ack_timeout and connect_timeout must be at least "
+                       "100ms, retry_max at least 250ms", f, n->line);
+    if (n->duplicate_window_ms < 1000)
+        return err_set(L->e, CUST_ECONFIG, "%s:%d: outbox.nats.duplicate_window: at least 1s (the broker's dedupe "
+                       "is what makes a resend harmless)", f, n->line);
+    if (n->attempts < 1)
+        return err_set(L->e, CUST_ECONFIG, "%s:%d: outbox.nats.attempts: at least 1", f, n->line);
+    return CUST_OK;
+}
+
 static cust_code check_config(struct loader *L, config *c)
 {
     cust_code rc;
@@ -1567,6 +1674,8 @@ static cust_code check_config(struct loader *L, config *c)
         strncmp(c->alerts.webhook, "https://", 8) != 0)
         return err_set(L->e, CUST_ECONFIG, "%s:1: alerts.webhook: \"%s\" is not an http(s) URL", L->file,
                        c->alerts.webhook);
+    if ((rc = check_nats(L, &c->outbox.nats)))
+        return rc;
     for (size_t i = 0; i < c->ncontracts; i++) {
         struct err ce = {0};
         contract *k = &c->contracts[i];
@@ -1663,7 +1772,8 @@ cust_code config_load_string(const char *text, size_t len, const char *name, con
     /* Files the config names (secrets, keys, CAs, drop directories) are
      * relative to the config file, like the store. */
     if (resolve_path(c->dir, &c->signing_key) || resolve_path(c->dir, &c->verify_key) ||
-        resolve_path(c->dir, &c->serve.tls_cert) || resolve_path(c->dir, &c->serve.tls_key)) {
+        resolve_path(c->dir, &c->serve.tls_cert) || resolve_path(c->dir, &c->serve.tls_key) ||
+        resolve_path(c->dir, &c->outbox.nats.tls_ca)) {
         rc = err_set(e, CUST_ENOMEM, "out of memory");
         goto out;
     }

@@ -139,6 +139,28 @@ typedef struct serve_cfg {
     int port;             /* derived: the port of listen, checked 0..65535 */
 } serve_cfg;
 
+/* outbox.nats: committed record versions handed to a NATS JetStream stream
+ * by `custody publish` (see docs/outbox.md). stream NULL: no NATS outbox. */
+typedef struct nats_cfg {
+    char *url;            /* nats://host:port[,nats://...]; tls:// for TLS */
+    char *stream;
+    char *subject_prefix; /* messages go to <prefix>.<source> */
+    long batch;           /* messages in flight, and per position commit */
+    long ack_timeout_ms;
+    long connect_timeout_ms;
+    int create_stream;    /* add the stream (subjects <prefix>.>) when missing */
+    long duplicate_window_ms;
+    long retry_max_ms;    /* cap of the back-off between failed attempts */
+    long attempts;        /* --once gives up after this many failed attempts in a row */
+    char *token_env;      /* environment variable holding the server's auth token */
+    char *tls_ca;         /* CA file for tls:// servers (relative to the config file) */
+    int line;
+} nats_cfg;
+
+typedef struct outbox_cfg {
+    nats_cfg nats;
+} outbox_cfg;
+
 typedef struct source_cfg {
     char *name;
     char *url;
@@ -209,6 +231,7 @@ typedef struct config {
     run_cfg run;
     alerts_cfg alerts;
     serve_cfg serve;
+    outbox_cfg outbox;
     char hash[65];        /* SHA-256 of the file's bytes */
 } config;
 

@@ -6,7 +6,14 @@
  * Transactions: everything a page produces (records, rejections, cursor,
  * audit rows) is written between store_begin and store_commit; nothing is
  * visible or durable before store_commit returns CUST_OK. On any failure
- * inside a transaction call store_rollback: state is as before begin. */
+ * inside a transaction call store_rollback: state is as before begin.
+ *
+ * Several processes may write one store (a poll or the daemon beside
+ * `custody publish` or an operator command): begin takes the write lock and
+ * every backend continues the audit log from what is stored then, never
+ * from what its handle saw at open. Audit seqs are assigned under that lock,
+ * so a reader never sees seq N+1 committed while N may still commit: the
+ * outbox relies on this to keep one position (a high-water mark). */
 #ifndef CUSTODY_STORE_H
 #define CUSTODY_STORE_H
 
@@ -89,7 +96,9 @@ typedef struct store_ops {
                                    struct err *e);
     /* Small per-source state kept across runs (ETag, Last-Modified, the
      * breaker): kv_get sets *value to a malloc'd copy or NULL when unset;
-     * kv_put with value NULL deletes. Part of the open transaction. */
+     * kv_put with value NULL deletes. Part of the open transaction. Source
+     * "" holds store-wide state (the outbox positions, "outbox.nats.STREAM"):
+     * a backend must not require a sources row for it. */
     /* Retention: empty one record version's content (hashes stay) and
      * note who purged it under which rule; the caller audits record.purged
      * in the same transaction. Fails when absent or already purged. */

@@ -640,8 +640,13 @@ static cust_code pg_kv_get(store *base, const char *source, const char *key, cha
     const char *v[2] = {source, key};
     PGresult *r;
     *value = NULL;
-    if (!(r = q(s, e, "reading source state", PGRES_TUPLES_OK, "SELECT v FROM source_kv WHERE source=$1 AND k=$2", 2,
-                v)))
+    /* Inside a transaction the row is locked to its end, as SQLite's
+     * write lock would: a read-check-write (the outbox's position, a
+     * breaker's state) cannot interleave with another worker's. */
+    if (!(r = q(s, e, "reading source state", PGRES_TUPLES_OK,
+                s->in_tx ? "SELECT v FROM source_kv WHERE source=$1 AND k=$2 FOR UPDATE"
+                         : "SELECT v FROM source_kv WHERE source=$1 AND k=$2",
+                2, v)))
         return CUST_ESTORE;
     if (PQntuples(r) == 1 && !(*value = strdup(PQgetvalue(r, 0, 0)))) {
         PQclear(r);

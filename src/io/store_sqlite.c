@@ -23,7 +23,7 @@
 
 enum {
     ST_Q_STATUS, ST_KV_GET, ST_KV_PUT, ST_KV_DEL, ST_PURGE_MARK, ST_PURGE_REC, ST_HOLD_ADD, ST_HOLD_REL, ST_HEAD, ST_INS_REC, ST_INS_REJ, ST_INS_AUD, ST_SRC_GET, ST_SRC_CUR, ST_SRC_RES, ST_FRONT_PUT,
-    ST_FRONT_DEL, ST_META_PUT, ST_CKP, ST_COUNT
+    ST_FRONT_DEL, ST_META_PUT, ST_CKP, ST_FRONT_SIZE, ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -59,6 +59,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_FRONT_PUT] = "INSERT OR REPLACE INTO audit_frontier(level, hash) VALUES(?1, ?2)",
     [ST_FRONT_DEL] = "DELETE FROM audit_frontier WHERE level >= ?1",
     [ST_META_PUT] = "INSERT OR REPLACE INTO meta(k, v) VALUES(?1, ?2)",
+    [ST_FRONT_SIZE] = "SELECT CAST(v AS INTEGER) FROM meta WHERE k='frontier_size'",
     [ST_CKP] = "INSERT INTO checkpoints(tree_size, root, time, signature) SELECT ?1, ?2, ?3, ?4 "
                "WHERE NOT EXISTS(SELECT 1 FROM checkpoints WHERE tree_size = ?1)",
 };
@@ -366,6 +367,26 @@ fail:
     return rc;
 }
 
+static void sq_rollback(store *base);
+
+/* Reload the frontier when the stored one has moved on (one indexed read
+ * per transaction). Inside the write transaction, so it cannot move again
+ * before this transaction commits. */
+static cust_code sync_frontier(sqlite_store *s, struct err *e)
+{
+    sqlite3_stmt *st = stmt(s, ST_FRONT_SIZE);
+    sqlite3_int64 size = -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        size = sqlite3_column_int64(st, 0);
+    else if (rc != SQLITE_DONE)
+        return db_err(s, e, "reading the audit frontier");
+    sqlite3_reset(st);
+    if (size == (sqlite3_int64)s->front.size)
+        return CUST_OK;
+    return load_frontier(s, e);
+}
+
 static cust_code sq_begin(store *base, struct err *e)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -375,6 +396,13 @@ static cust_code sq_begin(store *base, struct err *e)
     if ((rc = FAILPOINT(s, e, "store.begin.before")) || (rc = exec(s, "BEGIN IMMEDIATE", e)))
         return rc;
     s->in_tx = 1;
+    /* Another process (a poll beside `custody publish`, an operator command
+     * beside the daemon) may have appended since this handle last wrote:
+     * under the write lock, continue the log from the stored frontier. */
+    if (!s->front_broken && (rc = sync_frontier(s, e))) {
+        sq_rollback(base);
+        return rc;
+    }
     s->front_saved = s->front;
     return CUST_OK;
 }
@@ -949,13 +977,15 @@ static cust_code sq_records_list(store *base, const char *source, const char *ke
     const char *cols = "source,key,version,content_hash,canonical,raw_hash,fetched_at,request_id,"
                        "cycle_id,config_hash,contract_hash";
     char sql[1024];
+    /* "?1 IS NULL OR source=?1" is planned before the binding: a full scan
+     * for every lookup of one key (the outbox does one per message). Name
+     * only the columns given, so the (source, key, version) index serves. */
+    const char *where = source && key ? "source=?1 AND key=?2" : source ? "source=?1" : key ? "key=?2" : "1";
     if (history)
-        snprintf(sql, sizeof sql, "SELECT %s FROM records WHERE (?1 IS NULL OR source=?1) AND "
-                                  "(?2 IS NULL OR key=?2) ORDER BY source, key, version", cols);
+        snprintf(sql, sizeof sql, "SELECT %s FROM records WHERE %s ORDER BY source, key, version", cols, where);
     else
-        snprintf(sql, sizeof sql, "SELECT %s FROM records r WHERE (?1 IS NULL OR source=?1) AND "
-                                  "(?2 IS NULL OR key=?2) AND version=(SELECT max(version) FROM records "
-                                  "WHERE source=r.source AND key=r.key) ORDER BY source, key", cols);
+        snprintf(sql, sizeof sql, "SELECT %s FROM records r WHERE %s AND version=(SELECT max(version) FROM records "
+                                  "WHERE source=r.source AND key=r.key) ORDER BY source, key", cols, where);
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_err(s, e, "listing records");
     if (source)

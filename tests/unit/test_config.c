@@ -679,6 +679,63 @@ static void test_null_err(void)
 }
 #endif
 
+/* outbox.nats: defaults, the printed form loads back, and what is refused
+ * names file:line and the key. */
+static void test_outbox_nats(void)
+{
+    static const struct {
+        const char *yaml, *what;
+    } nbad[] = {
+        {"    stream: \"a.b\"\n", "outbox.nats.stream"},
+        {"    stream: S\n    subject_prefix: \"a..b\"\n", "outbox.nats.subject_prefix"},
+        {"    stream: S\n    subject_prefix: \"a.>\"\n", "outbox.nats.subject_prefix"},
+        {"    stream: S\n    url: \"http://x:4222\"\n", "outbox.nats.url"},
+        {"    stream: S\n    url: \"nats://a:1,\"\n", "outbox.nats.url"},
+        {"    stream: S\n    batch: 0\n", "outbox.nats.batch"},
+        {"    stream: S\n    duplicate_window: 10ms\n", "outbox.nats.duplicate_window"},
+        {"    stream: S\n    attempts: 0\n", "outbox.nats.attempts"},
+        {"    url: \"nats://a:1\"\n", "stream"},
+    };
+    char text[2048], *path = NULL;
+    config *c = NULL;
+    struct err e;
+    snprintf(text, sizeof text, "%soutbox:\n  nats:\n    stream: CUSTODY\n    tls_ca: ca.pem\n", minimal);
+    CHECK_INT(load_text(text, &path, &c, &e), CUST_OK);
+    if (c) {
+        const nats_cfg *n = &c->outbox.nats;
+        CHECK_STR(n->url, "nats://127.0.0.1:4222");
+        CHECK_STR(n->stream, "CUSTODY");
+        CHECK_STR(n->subject_prefix, "custody");
+        CHECK_INT(n->batch, 256);
+        CHECK_INT(n->ack_timeout_ms, 5000);
+        CHECK_INT(n->duplicate_window_ms, 120000);
+        CHECK_INT(n->create_stream, 1);
+        CHECK_INT(n->attempts, 5);
+        CHECK_INT(n->line, 13); /* the table's first line */
+        CHECK(n->tls_ca && n->tls_ca[0] == '/'); /* relative to the config file */
+        config_free(c);
+        c = NULL;
+    }
+    free(path);
+    CHECK_INT(load_text(minimal, &path, &c, &e), CUST_OK);
+    if (c) {
+        CHECK(c->outbox.nats.stream == NULL); /* no outbox */
+        config_free(c);
+        c = NULL;
+    }
+    free(path);
+    for (size_t i = 0; i < sizeof nbad / sizeof *nbad; i++) {
+        snprintf(text, sizeof text, "%soutbox:\n  nats:\n%s", minimal, nbad[i].yaml);
+        CHECK_INT(load_text(text, &path, &c, &e), CUST_ECONFIG);
+        if (!strstr(e.msg, nbad[i].what) || !strstr(e.msg, ":1"))
+            fprintf(stderr, "outbox bad %zu: %s\n", i, e.msg);
+        CHECK(strstr(e.msg, nbad[i].what) != NULL);
+        config_free(c);
+        c = NULL;
+        free(path);
+    }
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -692,6 +749,7 @@ int main(void)
     test_print_no_secrets();
     test_reference();
     test_missing_file();
+    test_outbox_nats();
 #if 1 /* formerly CUSTODY_TEST_KNOWN_BUGS: fixed */
     test_token_file_relative();
     test_null_err();

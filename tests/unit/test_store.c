@@ -515,6 +515,63 @@ static void test_new_store_private(void)
     store_close(s);
 }
 
+
+/* Two processes write one store (a poll or the daemon, and `custody
+ * publish` or an operator command): a handle opened before the other's
+ * commits must append after them, not over them, and keep the Merkle
+ * frontier of the whole log. */
+static void test_two_writers(void)
+{
+    store *a = NULL, *b = NULL, *c = NULL;
+    struct err e = {0};
+    char uri[300], root[65], want[65];
+    int64_t seq = 0, size = 0;
+    store_audit x = aud("poll.start", "");
+    snprintf(uri, sizeof uri, "%s.two.db", dbpath);
+    CHECK_INT(store_open(uri, &a, &e), CUST_OK);
+    CHECK_INT(store_open(uri, &b, &e), CUST_OK);
+    if (!a || !b)
+        goto out;
+    for (int round = 0; round < 3; round++) {
+        CHECK_INT(store_begin(a, &e), CUST_OK);
+        CHECK_INT(a->ops->audit_append(a, &x, &seq, &e), CUST_OK);
+        CHECK_INT(seq, 2 * round + 1);
+        CHECK_INT(store_commit(a, &e), CUST_OK);
+        CHECK_INT(store_begin(b, &e), CUST_OK);
+        CHECK_INT(b->ops->audit_append(b, &x, &seq, &e), CUST_OK);
+        CHECK_INT(seq, 2 * round + 2);
+        CHECK_INT(b->ops->checkpoint(b, "2026-01-07T00:00:00Z", NULL, &size, root, &e), CUST_OK);
+        CHECK_INT(size, 2 * round + 2);
+        CHECK_INT(store_commit(b, &e), CUST_OK);
+    }
+    /* a rolled-back transaction of a stale handle leaves it usable */
+    CHECK_INT(store_begin(a, &e), CUST_OK);
+    store_rollback(a);
+    CHECK_INT(store_begin(a, &e), CUST_OK);
+    CHECK_INT(a->ops->audit_append(a, &x, &seq, &e), CUST_OK);
+    CHECK_INT(seq, 7);
+    CHECK_INT(store_commit(a, &e), CUST_OK);
+    /* a fresh handle rebuilds nothing and agrees with both */
+    CHECK_INT(store_open(uri, &c, &e), CUST_OK);
+    if (c) {
+        CHECK_INT(store_begin(c, &e), CUST_OK);
+        CHECK_INT(c->ops->checkpoint(c, "2026-01-07T00:00:01Z", NULL, &size, want, &e), CUST_OK);
+        CHECK_INT(store_commit(c, &e), CUST_OK);
+        CHECK_INT(size, 7);
+        CHECK_INT(store_begin(b, &e), CUST_OK);
+        CHECK_INT(b->ops->checkpoint(b, "2026-01-07T00:00:02Z", NULL, &size, root, &e), CUST_OK);
+        CHECK_INT(store_commit(b, &e), CUST_OK);
+        CHECK_INT(size, 7);
+        CHECK_STR(root, want);
+    }
+out:
+    if (e.msg[0])
+        fprintf(stderr, "two writers: %s\n", e.msg);
+    store_close(c);
+    store_close(b);
+    store_close(a);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -530,6 +587,7 @@ int main(void)
     test_scheme_absolute();
 #endif
     test_new_store_private();
+    test_two_writers();
     {
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
