@@ -105,32 +105,46 @@ def outbox_yaml(url, stream, prefix, extra=""):
             "    retry_max: 1s\n%s" % (url, stream, prefix, extra))
 
 
-def stored_versions(workdir):
-    con = sqlite3.connect(os.path.join(workdir, "custody.db"))
+PG = None  # with --store pg: the PostgreSQL server (a database per scenario)
+
+
+def db_rows(workdir, sql):
+    """Rows of sql in the scenario's store; with --store pg values are text
+    (callers convert)."""
+    if PG:
+        return PG.query(os.path.basename(workdir), sql)
+    con = sqlite3.connect(os.path.join(workdir, "custody.db"), timeout=30)
     try:
-        rows = con.execute("SELECT source, key, version, content_hash, canonical FROM records").fetchall()
+        return con.execute(sql).fetchall()
     finally:
         con.close()
-    return {"%s:%s:%d" % (s, k, v): (h, c) for s, k, v, h, c in rows}
+
+
+def config_text(workdir, url):
+    """The fsma demo config of a scenario, on the scenario's store."""
+    text = harness.fsma_config(url)
+    if PG:
+        text, _ = harness.replace_store_line(text, PG.create_database(os.path.basename(workdir)))
+    return text
+
+
+def stored_versions(workdir):
+    rows = db_rows(workdir, "SELECT source, key, version, content_hash, canonical FROM records")
+    return {"%s:%s:%d" % (s, k, int(v)): (h, c) for s, k, v, h, c in rows}
 
 
 def record_seqs(workdir):
-    con = sqlite3.connect(os.path.join(workdir, "custody.db"))
-    try:
-        rows = con.execute("SELECT seq, source, subject, detail FROM audit WHERE action IN "
-                           "('record.new','record.version','record.removed')").fetchall()
-    finally:
-        con.close()
-    return {"%s:%s:%d" % (s, k, json.loads(d)["version"]): seq for seq, s, k, d in rows}
+    rows = db_rows(workdir, "SELECT seq, source, subject, detail FROM audit WHERE action IN "
+                            "('record.new','record.version','record.removed')")
+    return {"%s:%s:%d" % (s, k, json.loads(d)["version"]): int(seq) for seq, s, k, d in rows}
 
 
 def db_scalar(workdir, sql):
-    con = sqlite3.connect(os.path.join(workdir, "custody.db"), timeout=30)
-    try:
-        row = con.execute(sql).fetchone()
-    finally:
-        con.close()
-    return row[0] if row else None
+    rows = db_rows(workdir, sql)
+    if not rows:
+        return None
+    v = rows[0][0]
+    return int(v) if PG and v is not None and v.lstrip("-").isdigit() else v
 
 
 def position(workdir, stream):
@@ -190,7 +204,7 @@ def scenario_basic(a, server, portal, root):
     os.makedirs(work)
     cfg = os.path.join(work, "c.yaml")
     with open(cfg, "w") as f:
-        f.write(harness.fsma_config(portal.url) + outbox_yaml(server.url, "BASIC", "basic", "    batch: 64\n"))
+        f.write(config_text(work, portal.url) + outbox_yaml(server.url, "BASIC", "basic", "    batch: 64\n"))
     cli = harness.Custody(a.custody, work, {"SUPPLIER_API_KEY": harness.TOKEN})
     cli.run("poll", "-c", cfg, check=0)
     code, out, err = cli.run("publish", "-c", cfg, "--once", "--json", timeout=300)
@@ -208,7 +222,9 @@ def scenario_basic(a, server, portal, root):
     check(info["config"]["subjects"] == ["basic.>"] and info["config"]["duplicate_window"] == 120 * 10**9,
           "basic: created stream config %r" % info["config"])
     audits = db_scalar(work, "SELECT count(*) FROM audit WHERE action='outbox.published'")
-    counted = db_scalar(work, "SELECT sum(json_extract(detail, '$.count')) FROM audit WHERE action='outbox.published'")
+    counted = db_scalar(work, "SELECT sum((detail::jsonb ->> 'count')::int) FROM audit WHERE action='outbox.published'"
+                        if PG else
+                        "SELECT sum(json_extract(detail, '$.count')) FROM audit WHERE action='outbox.published'")
     check(counted == nver, "basic: outbox.published entries count %r messages" % counted)
     # idempotent: nothing new, nothing sent, nothing written
     code, out, err = cli.run("publish", "-c", cfg, "--once", "--json")
@@ -230,6 +246,18 @@ def scenario_basic(a, server, portal, root):
     res3 = publish_json(out)
     check(code == 0 and res3.get("published") == nver2 - nver, "basic: the new versions only: %r" % res3)
     check_stream(server, "BASIC", "basic", work, "basic after versions")
+    if PG:
+        # a shared store has no lock file: two publishers may run; the
+        # position row is locked in each commit, so at most one advances it
+        # over a stretch, and the broker drops what both sent
+        portal.control("/_control/mutate", {"dataset": "fsma", "count": 25})
+        cli.run("poll", "-c", cfg, check=0)
+        ps = [subprocess.Popen([cli.binary, "publish", "-c", cfg, "--once"], cwd=work, env=cli.env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+        codes = [p.wait(timeout=120) for p in ps]
+        check(all(c in (0, 3) for c in codes), "basic: two publishers on a shared store: exits %r" % codes)
+        check_stream(server, "BASIC", "basic", work, "basic after two publishers")
+        return
     # a second publisher on the same stream is refused while one runs
     p = subprocess.Popen([cli.binary, "publish", "-c", cfg, "--follow", "--for", "30s"], cwd=work, env=cli.env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -254,7 +282,7 @@ def scenario_kill(a, server, portal, root):
     os.makedirs(work)
     cfg = os.path.join(work, "c.yaml")
     with open(cfg, "w") as f:
-        f.write(harness.fsma_config(portal.url) + outbox_yaml(server.url, "KILL", "kill", "    batch: 50\n"))
+        f.write(config_text(work, portal.url) + outbox_yaml(server.url, "KILL", "kill", "    batch: 50\n"))
     cli = harness.Custody(a.custody, work, {"SUPPLIER_API_KEY": harness.TOKEN})
     cli.run("poll", "-c", cfg, check=0)
     nver = len(stored_versions(work))
@@ -309,7 +337,7 @@ def scenario_restart(a, server, portal, root):
     os.makedirs(work)
     cfg = os.path.join(work, "c.yaml")
     with open(cfg, "w") as f:
-        f.write(harness.fsma_config(portal.url) + outbox_yaml(server.url, "RESTART", "restart", "    batch: 4\n"))
+        f.write(config_text(work, portal.url) + outbox_yaml(server.url, "RESTART", "restart", "    batch: 4\n"))
     cli = harness.Custody(a.custody, work, {"SUPPLIER_API_KEY": harness.TOKEN})
     cli.run("poll", "-c", cfg, check=0)
     logpath = os.path.join(work, "publish.log")
@@ -363,7 +391,7 @@ def scenario_errors(a, server, root, nats_bin):
     os.makedirs(os.path.join(work, "drop"))
     with open(os.path.join(work, "drop", "a.jsonl"), "w") as f:
         f.write('{"id": "x1", "v": 1}\n{"id": "x2", "v": 2}\n')
-    base = ("sources:\n  - name: files\n    files: { dir: drop, pattern: \"*.jsonl\", format: jsonl }\n"
+    base = (("store: %s\n" % PG.create_database("errors")) if PG else "") + ("sources:\n  - name: files\n    files: { dir: drop, pattern: \"*.jsonl\", format: jsonl }\n"
             "    contract: k\ncontracts:\n  k:\n    key: [id]\n    fields:\n      id: { type: string, required: true }\n"
             "      v: { type: number }\n")
     cli = harness.Custody(a.custody, work)
@@ -414,7 +442,17 @@ def scenario_errors(a, server, root, nats_bin):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--custody", required=True)
+    ap.add_argument("--store", choices=("sqlite", "pg"), default="sqlite")
     a = ap.parse_args()
+    global PG
+    if a.store == "pg":
+        import pgserver
+        try:
+            PG = pgserver.PgServer()
+            PG.start()
+        except pgserver.Unavailable as ex:
+            print("PostgreSQL not installed: skipped (%s)" % ex)
+            return 77
     nats_bin = find_nats_server()
     if not nats_bin:
         print("nats-server not installed: skipped (apt-get install nats-server)")
@@ -440,6 +478,8 @@ def main():
                 print("%s: %.1f s" % (name, time.time() - t0), flush=True)
     finally:
         server.stop(signal.SIGKILL)
+        if PG:
+            PG.stop()
         if not failures:
             shutil.rmtree(root, ignore_errors=True)
         else:
