@@ -176,6 +176,20 @@ cust_code checkpoint_text(int64_t tree_size, const char *root_hex, const char *t
                : CUST_OK;
 }
 
+cust_code checkpoint_sign(const sign_key *k, int64_t tree_size, const char *root_hex, const char *time, buf *sig,
+                          struct err *e)
+{
+    buf text;
+    cust_code rc;
+    buf_init(&text, 4096);
+    if ((rc = checkpoint_text(tree_size, root_hex, time, &text)))
+        rc = err_set(e, rc, "out of memory");
+    else
+        rc = sign_data(k, text.ptr, text.len, sig, e);
+    buf_release(&text);
+    return rc;
+}
+
 cust_code sign_data(const sign_key *k, const void *data, size_t len, buf *out, struct err *e)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();

@@ -27,6 +27,11 @@ const char *sign_key_id(const sign_key *k); /* 16 hex digits */
 /* The exact bytes a checkpoint signature covers. */
 cust_code checkpoint_text(int64_t tree_size, const char *root_hex, const char *time, buf *out) CUST_WUR;
 
+/* The signature of a checkpoint (size, root, time) with k: checkpoint_text
+ * signed by sign_data, into sig. */
+cust_code checkpoint_sign(const sign_key *k, int64_t tree_size, const char *root_hex, const char *time, buf *sig,
+                          struct err *e) CUST_WUR;
+
 /* Sign data: out receives "ed25519:<key id>:<base64>". */
 cust_code sign_data(const sign_key *k, const void *data, size_t len, buf *out, struct err *e) CUST_WUR;
 /* 1 valid (and made by k), 0 not; a malformed signature string is 0. */

@@ -883,21 +883,16 @@ static cust_code write_checkpoint(pg_store *s, const char *time, const struct si
                                   char root_hex[65], struct err *e)
 {
     unsigned char root[MERKLE_HASH];
-    buf text, sig;
+    buf sig;
     cust_code rc;
     char size[24];
     merkle_frontier_root(&s->front, root);
     merkle_hex(root, root_hex);
     *tree_size = (int64_t)s->front.size;
     snprintf(size, sizeof size, "%lld", (long long)*tree_size);
-    buf_init(&text, 4096);
     buf_init(&sig, 4096);
-    if (key && ((rc = checkpoint_text(*tree_size, root_hex, time, &text)) ||
-                (rc = sign_data(key, text.ptr, text.len, &sig, e)))) {
-        if (rc == CUST_ENOMEM)
-            err_set(e, rc, "out of memory");
+    if (key && (rc = checkpoint_sign(key, *tree_size, root_hex, time, &sig, e)))
         goto out;
-    }
     if ((rc = FAILPOINT(s, e, "store.checkpoint.before")))
         goto out;
     {
@@ -910,7 +905,6 @@ static cust_code write_checkpoint(pg_store *s, const char *time, const struct si
     if (!rc)
         rc = FAILPOINT(s, e, "store.checkpoint.after");
 out:
-    buf_release(&text);
     buf_release(&sig);
     return rc;
 }

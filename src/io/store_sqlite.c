@@ -910,21 +910,16 @@ static cust_code sq_checkpoint(store *base, const char *time, const struct sign_
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st;
     unsigned char root[MERKLE_HASH];
-    buf text, sig;
+    buf sig;
     cust_code rc = CUST_OK;
     if (s->front_broken)
         return err_set(e, CUST_ESTORE, "the audit frontier is damaged: run custody audit verify");
     merkle_frontier_root(&s->front, root);
     merkle_hex(root, root_hex);
     *tree_size = (int64_t)s->front.size;
-    buf_init(&text, 4096);
     buf_init(&sig, 4096);
-    if (key && ((rc = checkpoint_text(*tree_size, root_hex, time, &text)) ||
-                (rc = sign_data(key, text.ptr, text.len, &sig, e)))) {
-        if (rc == CUST_ENOMEM)
-            err_set(e, rc, "out of memory");
+    if (key && (rc = checkpoint_sign(key, *tree_size, root_hex, time, &sig, e)))
         goto out;
-    }
     if ((rc = FAILPOINT(s, e, "store.checkpoint.before")))
         goto out;
     st = stmt(s, ST_CKP);
@@ -940,7 +935,6 @@ static cust_code sq_checkpoint(store *base, const char *time, const struct sign_
     else
         rc = FAILPOINT(s, e, "store.checkpoint.after");
 out:
-    buf_release(&text);
     buf_release(&sig);
     return rc;
 }
