@@ -34,22 +34,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import harness  # noqa: E402
 
-CONTRACT = """
-contracts:
-  kde:
-    key: [traceability_lot_code, event_type, event_timestamp]
-    fields:
-      traceability_lot_code:   { type: string, required: true, min_length: 1, max_length: 64 }
-      product_description:     { type: string, required: true, min_length: 1 }
-      quantity:                { type: number, required: true, gt: 0 }
-      unit_of_measure:         { type: enum, required: true, values: [kg, lb, ea, case, pallet, liter, gallon] }
-      origin_location_id:      { type: string, required: true, min_length: 1 }
-      destination_location_id: { type: string, required: true, min_length: 1 }
-      event_timestamp:         { type: datetime, required: true, normalize: utc }
-      event_type:              { type: enum, required: true, values: [harvest, cooling, packing, shipping, receiving, transformation] }
-      supplier_id:             { type: string, required: true, pattern: "^SUP-[0-9]+$" }
-      updated_at:              { type: datetime, normalize: utc }
-"""
+CONTRACT = harness.KDE_CONTRACT
 
 
 def source_yaml(name, url, every="3s", pool=None, limit=10, extra=""):

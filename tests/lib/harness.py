@@ -109,6 +109,26 @@ class Custody:
         return sqlite3.connect(os.path.join(self.workdir, name))
 
 
+# The demo's FSMA 204 contract as a config fragment (tests that write their
+# own sources append it).
+KDE_CONTRACT = """
+contracts:
+  kde:
+    key: [traceability_lot_code, event_type, event_timestamp]
+    fields:
+      traceability_lot_code:   { type: string, required: true, min_length: 1, max_length: 64 }
+      product_description:     { type: string, required: true, min_length: 1 }
+      quantity:                { type: number, required: true, gt: 0 }
+      unit_of_measure:         { type: enum, required: true, values: [kg, lb, ea, case, pallet, liter, gallon] }
+      origin_location_id:      { type: string, required: true, min_length: 1 }
+      destination_location_id: { type: string, required: true, min_length: 1 }
+      event_timestamp:         { type: datetime, required: true, normalize: utc }
+      event_type:              { type: enum, required: true, values: [harvest, cooling, packing, shipping, receiving, transformation] }
+      supplier_id:             { type: string, required: true, pattern: "^SUP-[0-9]+$" }
+      updated_at:              { type: datetime, normalize: utc }
+"""
+
+
 def fsma_config(portal_url, extra_source="", commit_pages=20, limit=100, store="custody.db"):
     with open(os.path.join(ROOT, "examples", "fsma204.yaml")) as f:
         text = f.read()

@@ -29,22 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import harness  # noqa: E402
 import pgserver  # noqa: E402
 
-CONTRACT = """
-contracts:
-  kde:
-    key: [traceability_lot_code, event_type, event_timestamp]
-    fields:
-      traceability_lot_code:   { type: string, required: true, min_length: 1, max_length: 64 }
-      product_description:     { type: string, required: true, min_length: 1 }
-      quantity:                { type: number, required: true, gt: 0 }
-      unit_of_measure:         { type: enum, required: true, values: [kg, lb, ea, case, pallet, liter, gallon] }
-      origin_location_id:      { type: string, required: true, min_length: 1 }
-      destination_location_id: { type: string, required: true, min_length: 1 }
-      event_timestamp:         { type: datetime, required: true, normalize: utc }
-      event_type:              { type: enum, required: true, values: [harvest, cooling, packing, shipping, receiving, transformation] }
-      supplier_id:             { type: string, required: true, pattern: "^SUP-[0-9]+$" }
-      updated_at:              { type: datetime, normalize: utc }
-"""
+CONTRACT = harness.KDE_CONTRACT
 
 
 def config(uri, url, names, limit, every="2s", ttl="3s"):
