@@ -11,7 +11,9 @@
              SQLite's messages; with triggers bypassed (replica role) an
              edit is caught by `custody audit verify` (exit 4); disabled
              triggers are reported by verify.
-  connect    an unreachable server: exit 3, a message naming the server and
+  connect    settings from the environment: `store: "postgresql:"` with
+             PGHOST/PGPORT/PGUSER/PGDATABASE reaches the same store as its URI;
+             an unreachable server: exit 3, a message naming the server and
              what to check, never the password; `custody check` does not
              print the password either.
 Exit 77 when PostgreSQL is not installed.
@@ -37,10 +39,11 @@ def cfg(work, name, uri, url):
     return path
 
 
-def custody(binary, path, *args, timeout=300):
+def custody(binary, path, *args, timeout=300, pgenv=None):
     env = dict(os.environ, SUPPLIER_API_KEY=harness.TOKEN, NO_COLOR="1")
     for k in ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"):
         env.pop(k, None)
+    env.update(pgenv or {})
     p = subprocess.run([binary, *args, "-c", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                        timeout=timeout)
     return p.returncode, p.stdout.decode(), p.stderr.decode()
@@ -125,6 +128,14 @@ def test_tamper(binary, pg, portal, work):
 
 
 def test_connect(binary, pg, portal, work):
+    # the connection from the environment alone (the ref database of startup)
+    path = cfg(work, "fromenv", "\"postgresql:\"", portal.url)
+    code, out, err = custody(binary, path, "records", "supplier_8842", "--json",
+                             pgenv={"PGHOST": "127.0.0.1", "PGPORT": str(pg.port), "PGUSER": "postgres",
+                                    "PGDATABASE": "ref"})
+    n = int(pg.query("ref", "SELECT count(DISTINCT key) FROM records")[0][0])
+    assert code == 0 and out.count('"key"') == n, "store from PG* variables (%d, %d keys of %d):\n%s" % (
+        code, out.count('"key"'), n, err)
     dead = "postgresql://custody:s3cret-pw@127.0.0.1:%d/nowhere" % pgserver._free_port()
     path = cfg(work, "dead", dead, portal.url)
     code, out, err = custody(binary, path, "poll")
