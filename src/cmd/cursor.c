@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "engine/lease.h"
 #include "core/json.h"
 #include "core/timefmt.h"
 #include "engine/daemon.h"
@@ -84,10 +85,31 @@ int cmd_cursor(cli *c, int argc, char **argv)
     }
     {
         store_source_state ss = {0};
-        char now[32];
+        char now[32], owner[256];
         buf d;
         store_audit a;
         cust_code r2;
+        lease_guard lg;
+        int held;
+        /* a shared store: a worker polling the source would carry on from
+         * its own position; take the source's lease first (its commit is
+         * fenced like a cycle's) */
+        if (cfg->run.worker_id)
+            snprintf(owner, sizeof owner, "%s", cfg->run.worker_id);
+        else
+            lease_owner_default(owner, sizeof owner);
+        held = lease_begin(&lg, st, src->name, owner, cfg->run.lease_ttl_ms, &e);
+        if (held < 0) {
+            rc = cmd_fail(&e);
+            goto out;
+        }
+        if (held == 0) {
+            fprintf(stderr, "custody: cursor reset: worker %s holds the lease of source %s (it is polling it or "
+                            "polled it in the last run.lease_ttl); stop that worker or retry after its lease "
+                            "expires\n", lg.holder[0] ? lg.holder : "(unknown)", src->name);
+            rc = 3;
+            goto out;
+        }
         buf_init(&d, 1 << 20);
         poll_clock_real(now);
         r2 = st->ops->source_get(st, src->name, &ss, &e);
@@ -116,6 +138,7 @@ int cmd_cursor(cli *c, int argc, char **argv)
         }
         store_source_state_release(&ss);
         buf_release(&d);
+        lease_end(&lg);
     }
 out:
     store_close(st);

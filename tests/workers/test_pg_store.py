@@ -11,6 +11,9 @@
              SQLite's messages; with triggers bypassed (replica role) an
              edit is caught by `custody audit verify` (exit 4); disabled
              triggers are reported by verify.
+  reset      `custody cursor reset` takes the source's lease: refused
+             (exit 3, naming the holder) while another worker holds it,
+             done and audited once the lease expired.
   connect    settings from the environment: `store: "postgresql:"` with
              PGHOST/PGPORT/PGUSER/PGDATABASE reaches the same store as its URI;
              an unreachable server: exit 3, a message naming the server and
@@ -127,6 +130,22 @@ def test_tamper(binary, pg, portal, work):
     print("tamper: ok (refusals, edit caught, disabled triggers reported)")
 
 
+def test_reset(binary, pg, portal, work):
+    path = cfg(work, "reset", pg.create_database("reset"), portal.url)
+    assert custody(binary, path, "poll")[0] == 0
+    pg.query("reset", "UPDATE leases SET owner = 'elsewhere:1', expires_at = clock_timestamp() + interval '1 hour'")
+    code, out, err = custody(binary, path, "cursor", "reset", "supplier_8842", "--reason", "test")
+    assert code == 3 and "elsewhere:1" in err, "reset under a foreign lease (%d):\n%s" % (code, err)
+    assert pg.query("reset", "SELECT count(*) FROM audit WHERE action = 'cursor.reset'")[0][0] == "0"
+    assert pg.query("reset", "SELECT count(*) FROM sources WHERE cursor IS NOT NULL")[0][0] == "1"
+    pg.query("reset", "UPDATE leases SET expires_at = clock_timestamp() - interval '1 second'")
+    code, out, err = custody(binary, path, "cursor", "reset", "supplier_8842", "--reason", "test")
+    assert code == 0, err
+    assert pg.query("reset", "SELECT count(*) FROM audit WHERE action = 'cursor.reset'")[0][0] == "1"
+    assert pg.query("reset", "SELECT count(*) FROM sources WHERE cursor IS NOT NULL")[0][0] == "0"
+    print("reset: ok (refused: %s)" % err.strip()[:100] if err else "reset: ok")
+
+
 def test_connect(binary, pg, portal, work):
     # the connection from the environment alone (the ref database of startup)
     path = cfg(work, "fromenv", "\"postgresql:\"", portal.url)
@@ -165,6 +184,7 @@ def main():
             test_startup(a.custody, pg, portal, work)
             test_migrate(a.custody, pg, portal, work)
             test_tamper(a.custody, pg, portal, work)
+            test_reset(a.custody, pg, portal, work)
             test_connect(a.custody, pg, portal, work)
     finally:
         pg.stop()
