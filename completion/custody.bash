@@ -18,7 +18,7 @@ _custody()
     COMPREPLY=()
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD - 1]}
-    local commands="check poll run records export trace quarantine audit retention hold status cursor keygen help"
+    local commands="check poll run records export trace index quarantine audit retention hold status cursor keygen help"
     local common="-c --config --json --actor -q --quiet -h --help"
 
     case $prev in
@@ -46,8 +46,13 @@ _custody()
         check) words="--reference" ;;
         poll) words="--once $(_custody_sources)" ;;
         run) words="--for --log" ;;
-        export) [[ -z $sub ]] && words="$(_custody_sources)" || words="--format --history --from --to --lot -o" ;;
-        trace) words="--source --json --format" ;;
+        export) [[ -z $sub ]] && words="$(_custody_sources)" || words="--format --history --from --to --lot --scan -o" ;;
+        trace) words="--source --json --format --scan" ;;
+        index)
+            case $sub in
+                "") words="rebuild status" ;;
+                rebuild) words="$(_custody_sources)" ;;
+            esac ;;
         records) [[ -z $sub ]] && words="$(_custody_sources)" || words="--history" ;;
         quarantine)
             case $sub in
