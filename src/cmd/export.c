@@ -440,7 +440,7 @@ int cmd_export(cli *cl, int argc, char **argv)
             c.rc = c.e.code ? c.e.code : CUST_ESTORE;
         else if (!use_index && !cl->quiet)
             for (size_t i = 0; i < src->nindex; i++)
-                if (!strcmp(src->index[i], lotf))
+                if (!strcmp(src->index[i], lotf) && recindex_has_records(st, source, &c.e) == 1)
                     fprintf(stderr, "custody: export: source %s declares index: [%s] but its index does not "
                                     "cover every stored record; reading every record instead (custody index "
                                     "rebuild %s completes it)\n", source, lotf, source);

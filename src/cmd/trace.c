@@ -62,13 +62,6 @@ static cust_code load_lot(void *ud, export_index *ix, const char *lot)
     return CUST_OK;
 }
 
-static int any_row(void *ud, const store_row *row)
-{
-    (void)row;
-    *(int *)ud = 1;
-    return 1;
-}
-
 /* Whether a source's records can all be found through the index: it has
  * none, or its config indexes the lot and input lot fields for every stored
  * version. 1 yes, 0 no (a notice on stderr when index: is declared but
@@ -77,14 +70,14 @@ static int source_ready(cli *cl, store *st, const config *cfg, const char *name,
 {
     const source_cfg *src = config_source((config *)cfg, name);
     const export_fsma_fields *f = &export_fsma_default_fields;
-    int a, b, any = 0;
+    int a, b, any;
     if (src && src->nindex) {
         if ((a = recindex_ready(st, src, f->lot, e)) < 0 || (b = recindex_ready(st, src, f->input_lots, e)) < 0)
             return -1;
         if (a && b)
             return 1;
     }
-    if (st->ops->records_list(st, name, NULL, 1, any_row, &any, e))
+    if ((any = recindex_has_records(st, name, e)) < 0)
         return -1;
     if (any && src && src->nindex && !cl->quiet)
         fprintf(stderr, "custody: trace: source %s declares index: but its index does not cover every stored "

@@ -114,6 +114,14 @@ static int stop_at_first(void *ud, const store_row *row)
     return 1;
 }
 
+int recindex_has_records(store *st, const char *source, struct err *e)
+{
+    int any = 0;
+    if (st->ops->records_list(st, source, NULL, 1, stop_at_first, &any, e))
+        return -1;
+    return any;
+}
+
 cust_code recindex_sync(store *st, const source_cfg *src, struct err *e)
 {
     char *old;
@@ -127,8 +135,10 @@ cust_code recindex_sync(store *st, const source_cfg *src, struct err *e)
     if (unset && !src->nindex)
         return CUST_OK; /* unset reads as "nothing complete" already */
     buf_init(&want, 1u << 20);
-    if (unset && (rc = st->ops->records_list(st, src->name, NULL, 1, stop_at_first, &any, e)))
+    if (unset && (any = recindex_has_records(st, src->name, e)) < 0) {
+        rc = e->code ? e->code : CUST_ESTORE;
         goto out;
+    }
     /* a source without records is complete for every field it indexes;
      * one with records written before the note existed, for none */
     if (unset && any)

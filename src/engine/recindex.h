@@ -44,6 +44,10 @@ cust_code recindex_sync(store *st, const source_cfg *src, struct err *e) CUST_WU
  * 1 yes, 0 no, -1 on a store error (e filled). */
 int recindex_ready(store *st, const source_cfg *src, const char *field, struct err *e);
 
+/* 1 when source has at least one stored version, 0 when none, -1 on a
+ * store error (e filled). */
+int recindex_has_records(store *st, const char *source, struct err *e);
+
 /* The completeness note of source as a JSON array text (malloc'd, caller
  * frees), or NULL with *unset 1 when it was never written. Store errors: NULL,
  * *unset 0, e filled. */
