@@ -22,7 +22,6 @@ struct ctx {
     int once;           /* rows may repeat (index lookups) */
     store *st;          /* for the loader */
     const char *source; /* NULL: every source */
-    long lookups;
 };
 
 static int row_cb(void *ud, const store_row *r)
@@ -53,7 +52,6 @@ static cust_code load_lot(void *ud, export_index *ix, const char *lot)
     const export_fsma_fields *f = &export_fsma_default_fields;
     (void)ix;
     for (int k = 0; k < 2; k++) {
-        c->lookups++;
         if (c->st->ops->index_lookup(c->st, c->source, k ? f->input_lots : f->lot, lot, 0, row_cb, c, &c->e))
             return c->rc ? c->rc : c->e.code ? c->e.code : CUST_ESTORE;
         if (c->rc)

@@ -194,14 +194,20 @@ typedef struct store_ops {
      *
      * index_lookup: the versions whose terms hold `value` for `field`, of
      * `source` (NULL: every source), as rows in the REC_ column order of
-     * records_list (canonical included), ordered by source, key, version.
+     * records_list (canonical included), ordered by source, key, version
+     * (source and key in byte order, as records_list; PostgreSQL: COLLATE
+     * "C").
      * history 0: only keys whose CURRENT (highest) version has that value,
      * and that version only: a key whose later version changed or dropped
      * the value is not listed under the old value. history 1: every version
      * that has the value (older ones included), each once. Reads see the
      * open transaction's writes when called inside one. The callback may
      * stop the listing (non-zero). NULL in a backend without an index:
-     * callers then read every record (records_list) instead. */
+     * callers then read every record (records_list) instead.
+     *
+     * Which fields of a source are indexed for EVERY stored version is
+     * noted by engine/recindex.c through kv_put (key "index_complete"):
+     * a backend needs nothing more than these two operations. */
     cust_code (*index_put)(store *s, const char *source, const char *key, int64_t version, const char *field,
                            const char *value, struct err *e);
     cust_code (*index_lookup)(store *s, const char *source, const char *field, const char *value, int history,
