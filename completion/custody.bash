@@ -18,7 +18,7 @@ _custody()
     COMPREPLY=()
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD - 1]}
-    local commands="check poll run publish records export trace quarantine audit retention hold status cursor keygen help"
+    local commands="check poll run publish records export trace index quarantine audit retention hold status cursor keygen help"
     local common="-c --config --json --actor -q --quiet -h --help"
 
     case $prev in
@@ -47,8 +47,13 @@ _custody()
         poll) words="--once $(_custody_sources)" ;;
         run) words="--for --log" ;;
         publish) words="--once --follow --for --json --log" ;;
-        export) [[ -z $sub ]] && words="$(_custody_sources)" || words="--format --history --from --to --lot -o" ;;
-        trace) words="--source --json --format" ;;
+        export) [[ -z $sub ]] && words="$(_custody_sources)" || words="--format --history --from --to --lot --scan -o" ;;
+        trace) words="--source --json --format --scan" ;;
+        index)
+            case $sub in
+                "") words="rebuild status" ;;
+                rebuild) words="$(_custody_sources)" ;;
+            esac ;;
         records) [[ -z $sub ]] && words="$(_custody_sources)" || words="--history" ;;
         quarantine)
             case $sub in

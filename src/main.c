@@ -25,12 +25,17 @@ static const command commands[] = {
     {"records", cmd_records, "records [-c FILE] SOURCE [KEY] [--history] [--json]",
      "show stored records (latest versions, or every version with --history)"},
     {"export", cmd_export, "export [-c FILE] SOURCE [--format csv|jsonl|fsma204] [--history] [--from DATE]\n"
-     "        [--to DATE] [--lot CODE]... [-o FILE]",
+     "        [--to DATE] [--lot CODE]... [--scan] [-o FILE]",
      "export records as CSV (RFC 4180, formula-safe), JSONL or the FDA FSMA 204 sortable\n"
-     "      spreadsheet (with a glossary), atomically to FILE or to stdout"},
-    {"trace", cmd_trace, "trace [-c FILE] LOT [--source S] [--json | --format dot]",
+     "      spreadsheet (with a glossary), atomically to FILE or to stdout; --lot uses the\n"
+     "      store's lot index when the source keeps one (--scan: read every record instead)"},
+    {"trace", cmd_trace, "trace [-c FILE] LOT [--source S] [--json | --format dot] [--scan]",
      "chain of custody of a traceability lot: shipping -> receiving and transformation\n"
-     "      inputs -> outputs, as a tree, JSON or Graphviz dot"},
+     "      inputs -> outputs, as a tree, JSON or Graphviz dot (through the lot index when\n"
+     "      the sources keep one; --scan: read every record instead)"},
+    {"index", cmd_index, "index [-c FILE] rebuild [SOURCE...] | status [--json]",
+     "the store's lot index (a source's index: fields): index the records stored before\n"
+     "      index: was declared (audited), or show which sources export and trace can look up"},
     {"quarantine", cmd_quarantine, "quarantine [-c FILE] list [SOURCE] | show ID [--json]\n"
      "        | replay ID...|--all [SOURCE] [--dry-run] | resolve ID --reason TEXT",
      "review records that failed their contract; re-validate them under the current contract\n"

@@ -28,6 +28,7 @@ int cmd_poll(cli *c, int argc, char **argv);
 int cmd_records(cli *c, int argc, char **argv);
 int cmd_export(cli *c, int argc, char **argv);
 int cmd_trace(cli *c, int argc, char **argv);
+int cmd_index(cli *c, int argc, char **argv);
 int cmd_quarantine(cli *c, int argc, char **argv);
 int cmd_audit(cli *c, int argc, char **argv);
 int cmd_keygen(cli *c, int argc, char **argv);

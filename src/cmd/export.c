@@ -1,6 +1,8 @@
 /* export.c - `custody export SOURCE [--format csv|jsonl|fsma204] ...`: stored
  * records as CSV, JSONL or the FDA FSMA 204 sortable spreadsheet, written
- * atomically to -o FILE (or stdout). The pure parts are in engine/export.c. */
+ * atomically to -o FILE (or stdout). fsma204 with --lot reads the lots from
+ * the store's lot index when the source keeps one (index:), else every
+ * record; the rows are the same. The pure parts are in engine/export.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -13,6 +15,7 @@
 #include "core/json.h"
 #include "core/timefmt.h"
 #include "engine/export.h"
+#include "engine/recindex.h"
 
 #define EXPORT_MAX_BYTES ((size_t)1 << 32) /* one export held in memory */
 #define NOTES_MAX_LISTED 10000             /* neutralised cells named one by one */
@@ -162,7 +165,9 @@ static int row_cb(void *ud, const store_row *r)
     if (r->lens[REC_CANONICAL]) {
         struct err pe = {0};
         rec = json_parse(c->doc, r->cols[REC_CANONICAL], r->lens[REC_CANONICAL], NULL, &pe);
-        if (!rec || rec->type != JSON_OBJECT) {
+        if (rec && rec->type == JSON_NULL) {
+            rec = NULL; /* a snapshot's tombstone: the record was removed upstream */
+        } else if (!rec || rec->type != JSON_OBJECT) {
             c->rc = err_set(&c->e, CUST_ESTORE, "stored record %s version %s is not a JSON object (%s); run "
                             "custody audit verify", r->cols[REC_KEY], r->cols[REC_VERSION], pe.msg);
             return 1;
@@ -172,7 +177,7 @@ static int row_cb(void *ud, const store_row *r)
         export_fsma_row fr;
         struct err fe = {0};
         cust_code rc;
-        if (!rec) { /* purged: nothing to report */
+        if (!rec) { /* purged or removed: nothing to report */
             c->skipped++;
             return 0;
         }
@@ -330,13 +335,13 @@ static cust_code glossary(buf *g, const char *source)
 int cmd_export(cli *cl, int argc, char **argv)
 {
     static const char *const flags[] = {"--history", "--format", "--from", "--to", "--lot", "-o", "--output",
-                                        NULL};
+                                        "--scan", NULL};
     config *cfg = NULL;
     store *st = NULL;
     const source_cfg *src;
     const char *source = NULL, *fmt = "csv", *from = NULL, *to = NULL, *path = NULL;
     struct ctx c = {0};
-    int rc = 0, n = cmd_parse_common(cl, "export", argc, argv, flags);
+    int rc = 0, scan = 0, use_index = 0, n = cmd_parse_common(cl, "export", argc, argv, flags);
     buf g;
     buf_init(&g, (size_t)1 << 20);
     buf_init(&c.out, EXPORT_MAX_BYTES);
@@ -354,6 +359,8 @@ int cmd_export(cli *cl, int argc, char **argv)
     for (int i = 1; i < n; i++) {
         if (!strcmp(argv[i], "--history"))
             c.history = 1;
+        else if (!strcmp(argv[i], "--scan"))
+            scan = 1;
         else if (!strcmp(argv[i], "--lot")) {
             if (i + 1 >= n || !argv[i + 1][0]) {
                 rc = cmd_usage("export", "--lot needs a traceability lot code");
@@ -426,7 +433,29 @@ int cmd_export(cli *cl, int argc, char **argv)
         goto out;
     if (c.format == FMT_CSV && (c.rc = csv_header(&c)))
         err_set(&c.e, c.rc, "out of memory");
-    if (!c.rc && st->ops->records_list(st, source, NULL, c.history, row_cb, &c, &c.e) && !c.rc)
+    if (!c.rc && c.format == FMT_FSMA && c.nlots && !scan) {
+        /* the lots from the lot index: only their records are read */
+        const char *lotf = export_fsma_default_fields.lot;
+        if ((use_index = recindex_ready(st, src, lotf, &c.e)) < 0)
+            c.rc = c.e.code ? c.e.code : CUST_ESTORE;
+        else if (!use_index && !cl->quiet)
+            for (size_t i = 0; i < src->nindex; i++)
+                if (!strcmp(src->index[i], lotf) && recindex_has_records(st, source, &c.e) == 1)
+                    fprintf(stderr, "custody: export: source %s declares index: [%s] but its index does not "
+                                    "cover every stored record; reading every record instead (custody index "
+                                    "rebuild %s completes it)\n", source, lotf, source);
+    }
+    for (size_t i = 0; use_index && !c.rc && i < c.nlots; i++) {
+        size_t k;
+        for (k = 0; k < i && strcmp(c.lots[k], c.lots[i]); k++)
+            ;
+        if (k < i)
+            continue; /* a lot named twice is read once, as the scan does */
+        if (st->ops->index_lookup(st, source, export_fsma_default_fields.lot, c.lots[i], 0, row_cb, &c, &c.e) &&
+            !c.rc)
+            c.rc = c.e.code ? c.e.code : CUST_ESTORE;
+    }
+    if (!c.rc && !use_index && st->ops->records_list(st, source, NULL, c.history, row_cb, &c, &c.e) && !c.rc)
         c.rc = c.e.code ? c.e.code : CUST_ESTORE;
     if (!c.rc && c.format == FMT_FSMA && (c.rc = fsma_write(&c)))
         err_set(&c.e, c.rc, "the export is larger than %zu bytes; split it with --from/--to or --lot",

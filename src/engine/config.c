@@ -510,6 +510,12 @@ static const struct opt source_opts[] = {
      "saves fsyncs, a crash re-fetches at most this many pages."},
     {"max_pages", O_INT, offsetof(source_cfg, max_pages), "0", 0, NULL, NULL, 0, 0, 0,
      "Stop a cycle after this many pages (the cursor resumes next cycle); 0: no limit."},
+    {"index", O_STRLIST, offsetof(source_cfg, index), NULL, 0, NULL, NULL, offsetof(source_cfg, nindex), 0, 0,
+     "Fields of the contract (top-level names of the normalised record) kept in the store's index, "
+     "written with each new version: a string value as is, an array by each string element "
+     "(input_lots). custody export --lot and custody trace look lots up there instead of reading "
+     "every record when traceability_lot_code (and, for trace, input_lots) is indexed. Adding it to "
+     "a source that has records: run custody index rebuild (see docs/export.md)."},
     {"retry", O_TABLE, offsetof(source_cfg, retry), NULL, 0, &retry_tab, NULL, 0, 0, 0,
      "Retries (see retry)."},
     {"rate_limit", O_TABLE, offsetof(source_cfg, rate), NULL, 0, &rate_tab, NULL, 0, 0, 0,
@@ -1506,6 +1512,21 @@ static cust_code check_source(struct loader *L, config *c, source_cfg *s, size_t
                        f, s->line, s->name, s->contract_name);
     if (contract_hash_of(s->contract, s->contract_hash))
         return err_set(e, CUST_ENOMEM, "out of memory");
+    for (size_t k = 0; k < s->nindex; k++) {
+        int found = 0;
+        for (size_t j = 0; j < s->contract->nfields; j++)
+            found |= strcmp(s->contract->fields[j].name, s->index[k]) == 0;
+        for (size_t j = 0; j < s->contract->ncomputed; j++)
+            found |= strcmp(s->contract->computed[j].name, s->index[k]) == 0;
+        if (!found)
+            return err_set(e, CUST_ECONFIG, "%s:%d: %s.index: the contract %s has no field \"%s\"; index names "
+                           "the record's own fields (after from: and computed)", f, s->line, s->name,
+                           s->contract_name, s->index[k]);
+        for (size_t j = 0; j < k; j++)
+            if (strcmp(s->index[j], s->index[k]) == 0)
+                return err_set(e, CUST_ECONFIG, "%s:%d: %s.index: \"%s\" is listed twice", f, s->line, s->name,
+                               s->index[k]);
+    }
     if (s->webhook.scheme) {
         for (size_t j = 0; j < c->ncontracts; j++)
             if (strcmp(c->contracts[j].name, s->webhook.contract_name) == 0)

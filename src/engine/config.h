@@ -210,6 +210,8 @@ typedef struct source_cfg {
     char contract_hash[65];   /* SHA-256 of the contract's effective form: which rules judged a record */
     long commit_pages;    /* pages per transaction (group commit) */
     long max_pages;       /* per cycle; 0 = unbounded */
+    char **index;         /* top-level record fields kept in the store's secondary index */
+    size_t nindex;
     int line;
 } source_cfg;
 

@@ -257,6 +257,10 @@ struct export_index {
     struct by_input *in;
     size_t nin, capin;
     int sorted;
+    /* export_index_add_once: "source\x1fkey" of every event added, open
+     * addressing (capacity a power of two, at most half full) */
+    const char **seen;
+    size_t nseen, capseen;
 };
 
 export_index *export_index_new(void)
@@ -275,6 +279,7 @@ void export_index_free(export_index *ix)
         return;
     free(ix->ev);
     free(ix->in);
+    free(ix->seen);
     json_doc_free(ix->doc);
     free(ix);
 }
@@ -342,6 +347,61 @@ cust_code export_index_add(export_index *ix, const json_value *rec, const export
     ix->n++;
     ix->sorted = 0;
     return CUST_OK;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Insert id into the seen set: 1 when it was there, 0 added, -1 no memory. */
+static int seen_insert(export_index *ix, const char *id)
+{
+    size_t mask, i;
+    if (2 * (ix->nseen + 1) > ix->capseen) {
+        size_t nc = ix->capseen ? ix->capseen * 2 : 256;
+        const char **t = calloc(nc, sizeof *t);
+        if (!t)
+            return -1;
+        for (size_t k = 0; k < ix->capseen; k++)
+            if (ix->seen[k]) {
+                for (i = fnv1a(ix->seen[k]) & (nc - 1); t[i]; i = (i + 1) & (nc - 1))
+                    ;
+                t[i] = ix->seen[k];
+            }
+        free(ix->seen);
+        ix->seen = t;
+        ix->capseen = nc;
+    }
+    mask = ix->capseen - 1;
+    for (i = fnv1a(id) & mask; ix->seen[i]; i = (i + 1) & mask)
+        if (!strcmp(ix->seen[i], id))
+            return 1;
+    ix->seen[i] = id;
+    ix->nseen++;
+    return 0;
+}
+
+cust_code export_index_add_once(export_index *ix, const json_value *rec, const export_version *ver,
+                                const export_fsma_fields *f)
+{
+    size_t ls = strlen(ver->source), lk = strlen(ver->key);
+    char *tmp = malloc(ls + lk + 2);
+    const char *id;
+    int r;
+    if (!tmp)
+        return CUST_ENOMEM;
+    memcpy(tmp, ver->source, ls);
+    tmp[ls] = '\x1f';
+    memcpy(tmp + ls + 1, ver->key, lk);
+    id = json_strdup(ix->doc, tmp, ls + 1 + lk);
+    free(tmp);
+    if (!id || (r = seen_insert(ix, id)) < 0)
+        return CUST_ENOMEM;
+    return r ? CUST_OK : export_index_add(ix, rec, ver, f);
 }
 
 /* Events sort by lot, then time, then key; the input table by lot, then
@@ -449,6 +509,10 @@ struct trace {
     json_doc *d;
     const char **seen; /* lots expanded so far (the visited set) */
     size_t nseen, capseen, max_nodes;
+    export_lot_loader load; /* NULL: the index holds every event already */
+    void *load_ctx;
+    int root_loaded;
+    cust_code rc; /* what failed when a node is NULL */
 };
 
 static int seen_add(struct trace *t, const char *lot)
@@ -487,6 +551,13 @@ static json_value *lot_node(struct trace *t, const char *lot)
     }
     if (!(events = json_new_array(t->d, 8)) || !(outputs = json_new_array(t->d, 4)))
         return NULL;
+    if (t->load && !t->root_loaded) {
+        /* this lot's events and consumers join the index (and re-sort it:
+         * no position into it is held across this point) */
+        if ((t->rc = t->load(t->load_ctx, t->ix, lot)) || (t->rc = index_sort(t->ix)))
+            return NULL;
+    }
+    t->root_loaded = 0;
     n = events_of(t->ix, lot, &first);
     for (size_t i = first; i < first + n; i++) {
         const export_event *ev = &t->ix->ev[i].e;
@@ -521,11 +592,24 @@ static json_value *lot_node(struct trace *t, const char *lot)
             return NULL;
     }
     nc = consumers_of(t->ix, lot, &cfirst);
-    for (size_t i = cfirst; i < cfirst + nc; i++) {
-        const export_event *ev = &t->ix->ev[t->ix->in[i].ev].e;
-        json_value *out, *via;
-        if (!(via = event_json(t->d, ev)) || !(out = lot_node(t, ev->lot)) ||
-            json_object_put(t->d, out, "via", 3, via) || json_array_push(t->d, outputs, out))
+    if (nc) {
+        /* the consumers first, then their subtrees: a subtree may load
+         * more events and re-sort the index under these positions */
+        json_value **via = malloc(nc * sizeof *via);
+        const char **outlot = malloc(nc * sizeof *outlot);
+        int ok = via && outlot;
+        for (size_t i = 0; ok && i < nc; i++) {
+            const export_event *ev = &t->ix->ev[t->ix->in[cfirst + i].ev].e;
+            outlot[i] = ev->lot; /* strings live in the index's doc: they do not move */
+            ok = (via[i] = event_json(t->d, ev)) != NULL;
+        }
+        for (size_t i = 0; ok && i < nc; i++) {
+            json_value *out = lot_node(t, outlot[i]);
+            ok = out && !json_object_put(t->d, out, "via", 3, via[i]) && !json_array_push(t->d, outputs, out);
+        }
+        free(via);
+        free(outlot);
+        if (!ok)
             return NULL;
     }
     if (json_object_put(t->d, node, "events", 6, events) || json_object_put(t->d, node, "outputs", 7, outputs))
@@ -533,17 +617,31 @@ static json_value *lot_node(struct trace *t, const char *lot)
     return node;
 }
 
+json_value *export_trace_lazy(export_index *ix, const char *lot, size_t max_nodes, export_lot_loader load,
+                              void *ctx, json_doc *doc, size_t *found, cust_code *rc)
+{
+    struct trace t = {.ix = ix, .d = doc, .max_nodes = max_nodes ? max_nodes : 5000, .load = load, .load_ctx = ctx};
+    json_value *root = NULL;
+    size_t first;
+    *found = 0;
+    if (load && (t.rc = load(ctx, ix, lot)))
+        goto out;
+    t.root_loaded = load != NULL;
+    if ((t.rc = index_sort(ix)))
+        goto out;
+    *found = events_of(ix, lot, &first);
+    if (!(root = lot_node(&t, lot)) && !t.rc)
+        t.rc = CUST_ENOMEM;
+out:
+    free(t.seen);
+    if (rc)
+        *rc = t.rc;
+    return root;
+}
+
 json_value *export_trace(export_index *ix, const char *lot, size_t max_nodes, json_doc *doc, size_t *found)
 {
-    struct trace t = {.ix = ix, .d = doc, .max_nodes = max_nodes ? max_nodes : 5000};
-    json_value *root;
-    size_t first;
-    if (index_sort(ix))
-        return NULL;
-    *found = events_of(ix, lot, &first);
-    root = lot_node(&t, lot);
-    free(t.seen);
-    return root;
+    return export_trace_lazy(ix, lot, max_nodes, NULL, NULL, doc, found, NULL);
 }
 
 /* ---- rendering ---- */

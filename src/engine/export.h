@@ -92,6 +92,11 @@ void export_index_free(export_index *ix); /* NULL is a no-op */
  * are ignored (returns CUST_OK). CUST_ENOMEM on allocation failure. */
 cust_code export_index_add(export_index *ix, const json_value *rec, const export_version *ver,
                            const export_fsma_fields *f) CUST_WUR;
+/* The same, except that a record whose (source, key) was added before
+ * through this function is ignored: for an index filled from lookups that
+ * may return one record twice (by its lot and by an input lot). */
+cust_code export_index_add_once(export_index *ix, const json_value *rec, const export_version *ver,
+                                const export_fsma_fields *f) CUST_WUR;
 size_t export_index_count(const export_index *ix);
 
 /* The chain of custody from lot as a JSON tree in doc:
@@ -104,6 +109,20 @@ size_t export_index_count(const export_index *ix);
  * Returns the tree, or NULL on allocation failure. *found is the number of
  * events of lot itself. */
 json_value *export_trace(export_index *ix, const char *lot, size_t max_nodes, json_doc *doc, size_t *found);
+
+/* Fills the trace index on demand (the store's lot index): called once for
+ * each lot the tree expands, before the tree reads it, it must add with
+ * export_index_add_once every current event whose lot is lot and every one
+ * whose input lots include lot. Returns CUST_OK, or an error that ends the
+ * trace. */
+typedef cust_code (*export_lot_loader)(void *ctx, export_index *ix, const char *lot);
+/* export_trace over an index that load fills lot by lot (ix may start
+ * empty): the same tree export_trace builds over an index of every current
+ * event, because each expanded lot sees all of its events and consumers and
+ * the orders are total. Returns NULL with *rc (when rc is not NULL) set to
+ * the loader's error or CUST_ENOMEM. */
+json_value *export_trace_lazy(export_index *ix, const char *lot, size_t max_nodes, export_lot_loader load,
+                              void *ctx, json_doc *doc, size_t *found, cust_code *rc);
 
 /* Render a tree from export_trace as indented text or Graphviz dot. */
 cust_code export_trace_text(const json_value *tree, buf *out) CUST_WUR;

@@ -9,6 +9,7 @@
 #include "core/json.h"
 #include "core/timefmt.h"
 #include "poll.h"
+#include "recindex.h"
 
 const char *hook_outcome_name(hook_outcome o)
 {
@@ -106,13 +107,15 @@ static cust_code merge_version(const config *cfg, const source_cfg *src, store *
     {
         store_record r = {src->name, key, hash, canon.ptr, canon.len, raw_hash, now, request, cycle, cfg->hash,
                           src->webhook.contract_hash};
-        if ((rc = st->ops->record_put(st, &r, &so, &version, e)))
+        if ((rc = recindex_sync(st, src, e)) || (rc = st->ops->record_put(st, &r, &so, &version, e)))
             goto out;
     }
     if (so == STORE_DUPLICATE) {
         out->outcome = HOOK_UNCHANGED;
         goto out;
     }
+    if ((rc = recindex_put(st, src, key, version, merged, e)))
+        goto out;
     out->outcome = HOOK_APPLIED;
     out->version = version;
     if (buf_addf(&d, "{\"contract\":\"%s\",\"hash\":\"%s\",\"raw_hash\":\"%s\",\"request\":", src->webhook.contract_hash,

@@ -23,6 +23,7 @@
 #include "core/timefmt.h"
 #include "io/auth.h"
 #include "fetch.h"
+#include "recindex.h"
 
 void poll_clock_real(char out[32])
 {
@@ -219,6 +220,8 @@ static cust_code one_record(struct cycle *c, const json_value *raw, const char *
             c->sum->duplicates++;
             return CUST_OK;
         }
+        if ((rc = recindex_put(c->st, c->src, buf_str(&c->key), version, canon, e)))
+            return rc;
         if (out == STORE_NEW)
             c->sum->stored_new++;
         else
@@ -888,6 +891,9 @@ cust_code poll_source(const config *cfg, const source_cfg *src, store *st, http_
         if (rc)
             goto done;
     }
+    /* this cycle writes index terms for src's index: fields only */
+    if ((rc = recindex_sync(st, src, e)))
+        goto done;
     if (src->tls.insecure) {
         fprintf(stderr, "custody: WARNING: source %s: TLS verification is OFF (request.tls.insecure); "
                         "anyone on the path can read and alter this feed. This is recorded in the audit log.\n",

@@ -9,6 +9,7 @@
 #include "core/contract.h"
 #include "core/jcs.h"
 #include "core/json.h"
+#include "recindex.h"
 
 struct entry {
     int64_t id;
@@ -175,12 +176,14 @@ cust_code replay_run(const config *cfg, store *st, const int64_t *ids, size_t ni
             store_outcome oc;
             int64_t version;
             char why[96];
-            if ((rc = st->ops->record_put(st, &rec, &oc, &version, e)))
+            if ((rc = recindex_sync(st, src, e)) || (rc = st->ops->record_put(st, &rec, &oc, &version, e)))
                 goto done;
             if (oc == STORE_DUPLICATE) {
                 r->duplicates++;
             } else {
                 store_audit a;
+                if ((rc = recindex_put(st, src, buf_str(&key), version, canonical, e)))
+                    goto done;
                 r->ingested++;
                 buf_reset(&detail);
                 if (buf_addf(&detail, "{\"contract\":\"%s\",\"hash\":\"%s\",\"raw_hash\":\"%s\",\"replayed_from\":%lld,"

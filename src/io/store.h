@@ -101,7 +101,8 @@ typedef struct store_ops {
      * a backend must not require a sources row for it. */
     /* Retention: empty one record version's content (hashes stay) and
      * note who purged it under which rule; the caller audits record.purged
-     * in the same transaction. Fails when absent or already purged. */
+     * in the same transaction. The version's index terms (index_put) go
+     * with its content. Fails when absent or already purged. */
     cust_code (*record_purge)(store *s, const char *source, const char *key, int64_t version, const char *at,
                               const char *actor, const char *rule, struct err *e);
     /* Legal holds: key NULL holds the whole source. Released, never deleted. */
@@ -190,6 +191,44 @@ typedef struct store_ops {
      * snapshot(0) sees the store as of one instant. Not inside a write
      * transaction. */
     cust_code (*snapshot)(store *s, int on, struct err *e);
+    /* The secondary index: which record versions have which value for a
+     * top-level field of their canonical record (the source's `index:`).
+     * Derived data, not evidence: it is not audited row by row and a
+     * backend may drop and rebuild it, but it must be exact, because
+     * readers that trust it never look at the records it leaves out.
+     *
+     * index_put, inside the open transaction: record that version `version`
+     * of (source, key) has the string `value` for `field`. A version may
+     * have several values for one field (an array's elements) and several
+     * fields. Putting the same (version, field, value) again changes nothing
+     * (CUST_OK). Values are compared byte for byte (no collation, no case
+     * folding). CUST_ESTORE when that version does not exist; rolled back
+     * with the transaction like everything else. record_purge must remove
+     * the purged version's terms in its transaction (emptied content leaves
+     * nothing findable behind). Who calls it: every writer of a new version
+     * (poll, webhook merge, quarantine replay, custody index rebuild), right
+     * after record_put returned STORE_NEW or STORE_VERSION.
+     *
+     * index_lookup: the versions whose terms hold `value` for `field`, of
+     * `source` (NULL: every source), as rows in the REC_ column order of
+     * records_list (canonical included), ordered by source, key, version
+     * (source and key in byte order, as records_list; PostgreSQL: COLLATE
+     * "C").
+     * history 0: only keys whose CURRENT (highest) version has that value,
+     * and that version only: a key whose later version changed or dropped
+     * the value is not listed under the old value. history 1: every version
+     * that has the value (older ones included), each once. Reads see the
+     * open transaction's writes when called inside one. The callback may
+     * stop the listing (non-zero). NULL in a backend without an index:
+     * callers then read every record (records_list) instead.
+     *
+     * Which fields of a source are indexed for EVERY stored version is
+     * noted by engine/recindex.c through kv_put (key "index_complete"):
+     * a backend needs nothing more than these two operations. */
+    cust_code (*index_put)(store *s, const char *source, const char *key, int64_t version, const char *field,
+                           const char *value, struct err *e);
+    cust_code (*index_lookup)(store *s, const char *source, const char *field, const char *value, int history,
+                              store_row_cb cb, void *ctx, struct err *e);
 } store_ops;
 
 enum { WHH_SEQ, WHH_SOURCE, WHH_KEY, WHH_ID, WHH_PAYLOAD, WHH_RECEIVED, WHH_EXPIRES, WHH_NCOLS };

@@ -107,6 +107,10 @@ static const char *const migrations[] = {
     "CREATE TRIGGER holds_no_truncate BEFORE TRUNCATE ON holds FOR EACH STATEMENT EXECUTE FUNCTION"
     " custody_refuse('custody: legal holds are released, never deleted');"
     "INSERT INTO meta(k, v) VALUES('frontier_size', '0') ON CONFLICT DO NOTHING;",
+    /* 2: the secondary index (store.h index_put): derived from the records,
+     * so not append-only; byte order ("C") like SQLite's */
+    "CREATE TABLE IF NOT EXISTS record_index(field TEXT COLLATE \"C\" NOT NULL, value TEXT COLLATE \"C\" NOT NULL,"
+    " record_id BIGINT NOT NULL, PRIMARY KEY(field, value, record_id));",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof *migrations))
 /* pg_advisory_xact_lock key for migrations ("cust" "ody\0") */
@@ -694,6 +698,12 @@ static cust_code pg_record_purge(store *base, const char *source, const char *ke
                        (long long)version);
     {
         const char *v[3] = {source, key, ver};
+        /* emptied content leaves nothing findable behind */
+        if (exec0(s, e, "removing a purged record's index terms",
+                  "DELETE FROM record_index WHERE record_id = "
+                  "(SELECT id FROM records WHERE source=$1 AND key=$2 AND version=$3)",
+                  3, v))
+            return CUST_ESTORE;
         return exec0(s, e, "purging a record",
                      "UPDATE records SET canonical='' WHERE source=$1 AND key=$2 AND version=$3 AND canonical <> ''",
                      3, v);
@@ -972,6 +982,55 @@ static cust_code pg_records_list(store *base, const char *source, const char *ke
                 "WHERE ($1::text IS NULL OR records.source=$1) AND ($2::text IS NULL OR records.key=$2) "
                 "ORDER BY records.source COLLATE \"C\", records.key COLLATE \"C\", records.version DESC",
                 2, v, cb, ctx);
+}
+
+static cust_code pg_index_put(store *base, const char *source, const char *key, int64_t version, const char *field,
+                              const char *value, struct err *e)
+{
+    pg_store *s = (pg_store *)base;
+    char ver[24];
+    const char *v[5] = {source, key, ver, field, value};
+    PGresult *r;
+    long n;
+    snprintf(ver, sizeof ver, "%lld", (long long)version);
+    n = exec_n(s, e, "writing the record index",
+               "INSERT INTO record_index(field, value, record_id) SELECT $4, $5, id FROM records "
+               "WHERE source=$1 AND key=$2 AND version=$3 ON CONFLICT DO NOTHING",
+               5, v);
+    if (n < 0)
+        return CUST_ESTORE;
+    if (n == 1)
+        return CUST_OK;
+    /* nothing inserted: the term was there already, or there is no such version */
+    if (!(r = q(s, e, "writing the record index", PGRES_TUPLES_OK,
+                "SELECT 1 FROM records WHERE source=$1 AND key=$2 AND version=$3", 3, v)))
+        return CUST_ESTORE;
+    n = PQntuples(r);
+    PQclear(r);
+    if (n == 1)
+        return CUST_OK;
+    return err_set(e, CUST_ESTORE, "store %s: internal: indexing %s %s version %lld, which is not stored", s->where,
+                   source, key, (long long)version);
+}
+
+static cust_code pg_index_lookup(store *base, const char *source, const char *field, const char *value, int history,
+                                 store_row_cb cb, void *ctx, struct err *e)
+{
+    pg_store *s = (pg_store *)base;
+    const char *v[3] = {field, value, source};
+    if (history)
+        return list(s, e, "looking up the record index",
+                    "SELECT " REC_COLS " FROM record_index i JOIN records ON records.id = i.record_id "
+                    "WHERE i.field=$1 AND i.value=$2 AND ($3::text IS NULL OR records.source=$3) "
+                    "ORDER BY records.source COLLATE \"C\", records.key COLLATE \"C\", records.version",
+                    3, v, cb, ctx);
+    return list(s, e, "looking up the record index",
+                "SELECT " REC_COLS " FROM record_index i JOIN records ON records.id = i.record_id "
+                "WHERE i.field=$1 AND i.value=$2 AND ($3::text IS NULL OR records.source=$3) "
+                "AND records.version = (SELECT max(r2.version) FROM records r2 "
+                "WHERE r2.source = records.source AND r2.key = records.key) "
+                "ORDER BY records.source COLLATE \"C\", records.key COLLATE \"C\"",
+                3, v, cb, ctx);
 }
 
 static cust_code pg_quarantine_list(store *base, const char *source, int64_t id, store_row_cb cb, void *ctx,
@@ -1288,4 +1347,6 @@ const store_ops store_pg_ops = {
     .lease_release = pg_lease_release,
     .lease_break = pg_lease_break,
     .snapshot = pg_snapshot,
+    .index_put = pg_index_put,
+    .index_lookup = pg_index_lookup,
 };

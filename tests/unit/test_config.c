@@ -347,6 +347,15 @@ static const struct {
     {"sources:\n  - name: s1\n    request: { url: http://x/ }\n    commit_pages: 0\n    contract: c\n"
      "contracts: { c: { key: [id], fields: { id: {} } } }\n",
      2, "s1.commit_pages", "out of range"},
+    {"sources:\n  - name: s1\n    request: { url: http://x/ }\n    index: [id, lot]\n    contract: c\n"
+     "contracts: { c: { key: [id], fields: { id: {} } } }\n",
+     2, "s1.index", "the contract c has no field \"lot\""},
+    {"sources:\n  - name: s1\n    request: { url: http://x/ }\n    index: [id, id]\n    contract: c\n"
+     "contracts: { c: { key: [id], fields: { id: {} } } }\n",
+     2, "s1.index", "\"id\" is listed twice"},
+    {"sources:\n  - name: s1\n    request: { url: http://x/ }\n    index: id\n    contract: c\n"
+     "contracts: { c: { key: [id], fields: { id: {} } } }\n",
+     4, "sources[0].index", "expected a list"},
     {"sources:\n  - name: s1\n    request: { url: http://x/, max_body: 100 }\n    contract: c\n"
      "contracts: { c: { key: [id], fields: { id: {} } } }\n",
      2, "s1.request.max_body", "at least 1KiB"},
@@ -433,6 +442,29 @@ static void test_bad(void)
         check_bad(100 + i, known_bad[i].yaml, known_bad[i].line, known_bad[i].key, known_bad[i].what,
                   pin_line);
     }
+}
+
+/* index: names contract fields, computed ones included */
+static void test_index_fields(void)
+{
+    char *path;
+    config *c = NULL;
+    struct err e;
+    CHECK_INT(load_text("sources:\n  - name: s1\n    request: { url: http://x/ }\n"
+                        "    index: [lot, ins, tag]\n    contract: c\n"
+                        "contracts:\n  c:\n    key: [id]\n    fields:\n      id: {}\n      lot: {}\n"
+                        "      ins: { type: array, items: string }\n    computed:\n      tag: { concat: [id, lot] }\n",
+                        &path, &c, &e),
+              CUST_OK);
+    if (c) {
+        CHECK_INT(c->sources[0].nindex, 3);
+        CHECK_STR(c->sources[0].index[2], "tag");
+        config_free(c);
+    } else {
+        fprintf(stderr, "index fields: %s\n", e.msg);
+    }
+    unlink(path);
+    free(path);
 }
 
 static void test_expansion(void)
@@ -745,6 +777,7 @@ int main(void)
     test_minimal();
     test_full();
     test_bad();
+    test_index_fields();
     test_expansion();
     test_print_no_secrets();
     test_reference();

@@ -213,6 +213,123 @@ static void test_trace_cycle(void)
     json_doc_free(t);
 }
 
+/* The lazy trace (lots loaded as the tree reaches them, as from the store's
+ * lot index) builds the very tree the full index does: a generated graph of
+ * lots with shipments, receivings, transformations of several inputs,
+ * equal timestamps and cycles, every lot as the root, several bounds. */
+#define NREC 400
+struct lazy {
+    json_value *recs[NREC];
+    char keys[NREC][16];
+    size_t calls;
+};
+
+static cust_code load_from(void *ud, export_index *ix, const char *lot)
+{
+    struct lazy *z = ud;
+    z->calls++;
+    /* twice over, like a lookup by lot and one by input lot that both
+     * return a record: add_once keeps one */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < NREC; i++) {
+            const json_value *l = json_get(z->recs[i], "traceability_lot_code"), *in = json_get(z->recs[i], "input_lots");
+            int hit = l && !strcmp(l->u.str, lot);
+            for (size_t k = 0; !hit && in && k < in->len; k++)
+                hit = in->u.items[k]->type == JSON_STRING && !strcmp(in->u.items[k]->u.str, lot);
+            if (hit) {
+                export_version v = {i % 3 ? "src" : "other", z->keys[i], "1", "00ff", "2026-03-02T00:00:00Z", "r"};
+                cust_code rc = export_index_add_once(ix, z->recs[i], &v, &export_fsma_default_fields);
+                if (rc)
+                    return rc;
+            }
+        }
+    return CUST_OK;
+}
+
+static void test_trace_lazy_same(void)
+{
+    static const char *const types[] = {"harvest", "shipping", "receiving", "transformation", "cooling"};
+    static const char *const locs[] = {"F", "W", "X", "S"};
+    json_doc *d = json_doc_new(), *t1 = json_doc_new(), *t2 = json_doc_new();
+    export_index *full = export_index_new();
+    struct lazy *z = calloc(1, sizeof *z);
+    unsigned x = 12345;
+    size_t mismatches = 0, trees = 0, branching = 0;
+    buf a, b, text;
+    buf_init(&a, 1u << 24);
+    buf_init(&b, 1u << 24);
+    buf_init(&text, 4096);
+    for (size_t i = 0; z && i < NREC; i++) {
+        int lot, type;
+        x = x * 1103515245u + 12345u;
+        lot = (int)((x >> 8) % 60);
+        type = (int)((x >> 4) % 5);
+        buf_reset(&text);
+        CHECK(!buf_addf(&text, "{\"traceability_lot_code\":\"L%02d\",\"event_type\":\"%s\","
+                               "\"event_timestamp\":\"2026-03-%02dT0%u:00:00Z\",\"origin_location_id\":\"%s\","
+                               "\"destination_location_id\":\"%s\"",
+                        lot, types[type], 1 + (int)(i % 9), (x >> 12) % 3, locs[(x >> 14) % 4], locs[(x >> 16) % 4]));
+        if (type == 3) {
+            int nin = 1 + (int)((x >> 18) % 3);
+            CHECK(!buf_adds(&text, ",\"input_lots\":["));
+            for (int k = 0; k < nin; k++)
+                CHECK(!buf_addf(&text, "%s\"L%02d\"", k ? "," : "", (int)((x >> (20 + 3 * k)) % 60)));
+            CHECK(!buf_adds(&text, "]"));
+        }
+        CHECK(!buf_addc(&text, '}'));
+        z->recs[i] = rec_of(d, buf_str(&text));
+        CHECK(z->recs[i] != NULL);
+        snprintf(z->keys[i], sizeof z->keys[i], "k%03zu", i);
+        {
+            export_version v = {i % 3 ? "src" : "other", z->keys[i], "1", "00ff", "2026-03-02T00:00:00Z", "r"};
+            CHECK(!export_index_add(full, z->recs[i], &v, &export_fsma_default_fields));
+        }
+    }
+    for (int lot = 0; z && lot < 62; lot++) { /* 60, 61: lots nobody has */
+        static const size_t bounds[] = {0, 1, 3, 10};
+        char name[8];
+        snprintf(name, sizeof name, "L%02d", lot);
+        for (size_t bi = 0; bi < sizeof bounds / sizeof *bounds; bi++) {
+            export_index *lazy = export_index_new();
+            size_t f1 = 0, f2 = 0;
+            cust_code rc = CUST_ENOMEM;
+            json_value *x1, *x2;
+            json_doc_reset(t1);
+            json_doc_reset(t2);
+            buf_reset(&a);
+            buf_reset(&b);
+            z->calls = 0;
+            x1 = export_trace(full, name, bounds[bi], t1, &f1);
+            x2 = export_trace_lazy(lazy, name, bounds[bi], load_from, z, t2, &f2, &rc);
+            CHECK(x1 && x2);
+            CHECK_INT(rc, CUST_OK);
+            CHECK_INT(f1, f2);
+            if (x1 && x2 && (json_write(x1, &a) || json_write(x2, &b) || strcmp(buf_str(&a), buf_str(&b)))) {
+                if (!mismatches++)
+                    fprintf(stderr, "lazy trace of %s (bound %zu) differs:\n  full: %.400s\n  lazy: %.400s\n", name,
+                            bounds[bi], buf_str(&a), buf_str(&b));
+            }
+            if (x1 && json_get(x1, "outputs") && json_get(x1, "outputs")->len > 1)
+                branching++;
+            /* the store is asked once per expanded lot, never more */
+            CHECK(z->calls <= (bounds[bi] ? bounds[bi] : 5000));
+            trees++;
+            export_index_free(lazy);
+        }
+    }
+    CHECK_INT(mismatches, 0);
+    CHECK_INT(trees, 62 * 4);
+    CHECK(branching > 20); /* the graph is not trivial */
+    buf_release(&a);
+    buf_release(&b);
+    buf_release(&text);
+    free(z);
+    export_index_free(full);
+    json_doc_free(d);
+    json_doc_free(t1);
+    json_doc_free(t2);
+}
+
 int main(void)
 {
     test_csv_quoting();
@@ -220,5 +337,6 @@ int main(void)
     test_cell_text();
     test_fsma_rows();
     test_trace_cycle();
+    test_trace_lazy_same();
     return check_report("test_export");
 }
