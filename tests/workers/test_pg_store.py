@@ -11,6 +11,8 @@
              SQLite's messages; with triggers bypassed (replica role) an
              edit is caught by `custody audit verify` (exit 4); disabled
              triggers are reported by verify.
+  index      the lot index on PostgreSQL: export --lot and trace through
+             it equal the --scan path byte for byte; index status complete.
   reset      `custody cursor reset` takes the source's lease: refused
              (exit 3, naming the holder) while another worker holds it,
              done and audited once the lease expired.
@@ -130,6 +132,29 @@ def test_tamper(binary, pg, portal, work):
     print("tamper: ok (refusals, edit caught, disabled triggers reported)")
 
 
+def test_index(binary, pg, portal, work):
+    path = cfg(work, "ref", pg.uri("ref"), portal.url)  # the startup scenario's reference store
+    code, out, err = custody(binary, path, "index", "status")
+    assert code == 0 and "complete for" in out, "index status (%d):\n%s%s" % (code, out, err)
+    lots = [r[0] for r in pg.query("ref", "SELECT DISTINCT value FROM record_index WHERE field = "
+                                          "'traceability_lot_code' ORDER BY 1 LIMIT 5")]
+    assert lots, "no lot was indexed"
+    for lot in lots:
+        outs = []
+        for extra in ([], ["--scan"]):
+            f = os.path.join(work, "lot%s.csv" % len(outs))
+            code, out, err = custody(binary, path, "export", "supplier_8842", "--format", "fsma204", "--lot", lot,
+                                     "-o", f, *extra)
+            assert code == 0, err
+            with open(f, "rb") as fh:
+                data = fh.read()
+            code, tout, err = custody(binary, path, "trace", lot, "--json", *extra)
+            assert code == 0, err
+            outs.append((data, tout))
+        assert outs[0] == outs[1], "lot %s: the index and the scan disagree" % lot
+    print("index: ok (%d lots: export and trace identical through the index and by scan)" % len(lots))
+
+
 def test_reset(binary, pg, portal, work):
     path = cfg(work, "reset", pg.create_database("reset"), portal.url)
     assert custody(binary, path, "poll")[0] == 0
@@ -184,6 +209,7 @@ def main():
             test_startup(a.custody, pg, portal, work)
             test_migrate(a.custody, pg, portal, work)
             test_tamper(a.custody, pg, portal, work)
+            test_index(a.custody, pg, portal, work)
             test_reset(a.custody, pg, portal, work)
             test_connect(a.custody, pg, portal, work)
     finally:
