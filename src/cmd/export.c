@@ -431,6 +431,14 @@ int cmd_export(cli *cl, int argc, char **argv)
     }
     if ((rc = cmd_open_store(cfg, &st)))
         goto out;
+    {
+        /* one consistent view of records and index while pollers commit */
+        struct err se = {0};
+        if (st->ops->snapshot && st->ops->snapshot(st, 1, &se)) {
+            rc = cmd_fail(&se);
+            goto out;
+        }
+    }
     if (c.format == FMT_CSV && (c.rc = csv_header(&c)))
         err_set(&c.e, c.rc, "out of memory");
     if (!c.rc && c.format == FMT_FSMA && c.nlots && !scan) {

@@ -181,6 +181,14 @@ int cmd_trace(cli *cl, int argc, char **argv)
     }
     if ((rc = cmd_open_store(cfg, &st)))
         goto out;
+    {
+        /* one consistent view of records and index while pollers commit */
+        struct err se = {0};
+        if (st->ops->snapshot && st->ops->snapshot(st, 1, &se)) {
+            rc = cmd_fail(&se);
+            goto out;
+        }
+    }
     c.st = st;
     c.source = source;
     use_index = scan ? 0 : index_usable(cl, st, cfg, source, &c.e);
