@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "engine/lease.h"
@@ -90,10 +91,13 @@ int cmd_cursor(cli *c, int argc, char **argv)
         store_audit a;
         cust_code r2;
         lease_guard lg;
-        int held;
-        /* a shared store: a worker polling the source would carry on from
-         * its own position; take the source's lease first (its commit is
-         * fenced like a cycle's) */
+        int held, lockfd = -1;
+        /* A poll or daemon running would carry on from its own position and
+         * overwrite the reset: SQLite's store lock (the daemon holds it)
+         * refuses the reset while one runs; a shared store takes the
+         * source's lease instead (its commit is fenced like a cycle's). */
+        if ((rc = cmd_lock_store(cfg, &lockfd)))
+            goto out;
         if (cfg->run.worker_id)
             snprintf(owner, sizeof owner, "%s", cfg->run.worker_id);
         else
@@ -101,6 +105,8 @@ int cmd_cursor(cli *c, int argc, char **argv)
         held = lease_begin(&lg, st, src->name, owner, cfg->run.lease_ttl_ms, &e);
         if (held < 0) {
             rc = cmd_fail(&e);
+            if (lockfd >= 0)
+                close(lockfd);
             goto out;
         }
         if (held == 0) {
@@ -108,6 +114,8 @@ int cmd_cursor(cli *c, int argc, char **argv)
                             "polled it in the last run.lease_ttl); stop that worker or retry after its lease "
                             "expires\n", lg.holder[0] ? lg.holder : "(unknown)", src->name);
             rc = 3;
+            if (lockfd >= 0)
+                close(lockfd);
             goto out;
         }
         buf_init(&d, 1 << 20);
@@ -139,6 +147,8 @@ int cmd_cursor(cli *c, int argc, char **argv)
         store_source_state_release(&ss);
         buf_release(&d);
         lease_end(&lg);
+        if (lockfd >= 0)
+            close(lockfd);
     }
 out:
     store_close(st);

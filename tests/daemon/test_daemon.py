@@ -13,7 +13,8 @@ early", caps by the overlap of requests the portal logged.
   reload    SIGHUP with a new source: config.reload audited with both
             hashes and the source polled; a broken file: reload_failed
             audited, the daemon keeps running on the old one.
-  lock      a second daemon and a poll on the same store are refused (3).
+  lock      a second daemon, a poll and a cursor reset on the same store are
+            refused (3).
   alerts    rejection ratio raised once over several cycles, delivered to a
             command and to a webhook that fails once; cleared after a reload
             raises the limit; stale and breaker alerts for a dead upstream.
@@ -288,6 +289,10 @@ def test_reload_and_lock(custody, base):
         assert code == 3 and "locked" in err and "daemon" in err, (code, err)
         code, out, err = cli.run("poll", "-c", cfgp, timeout=60)
         assert code == 3 and "locked" in err, (code, err)
+        # a cursor reset would be overwritten by the running cycle: refused too
+        code, out, err = cli.run("cursor", "reset", "first", "--reason", "test", "-c", cfgp, timeout=60)
+        assert code == 3 and "locked" in err, (code, err)
+        assert not audit(db, "cursor.reset"), "a refused reset was audited"
         with open(cfgp, "w") as f:
             f.write(two)
         d.signal(signal.SIGHUP)
