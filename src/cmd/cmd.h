@@ -73,4 +73,8 @@ int cmd_take_value(int *n, char **argv, const char *flag, const char **out);
 /* Write s as a JSON string to f. */
 void cmd_json_string(FILE *f, const char *s, size_t len);
 
+/* A --for value: "90s", "5m", "2h", "1d", "250ms" or plain seconds, in ms;
+ * -1 when malformed. */
+int64_t cmd_parse_duration(const char *s);
+
 #endif

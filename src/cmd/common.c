@@ -223,3 +223,28 @@ int cmd_lock_store(const config *cfg, int *fd_out)
     *fd_out = fd;
     return 0;
 }
+
+/* "90s", "5m", "2h", "1d", "250ms" or plain seconds; -1 when malformed. */
+int64_t cmd_parse_duration(const char *s)
+{
+    char *end;
+    double v;
+    int64_t unit;
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || errno || v < 0 || v > 1e9)
+        return -1;
+    if (!strcmp(end, "ms"))
+        unit = 1;
+    else if (!strcmp(end, "s") || !*end)
+        unit = 1000;
+    else if (!strcmp(end, "m"))
+        unit = 60000;
+    else if (!strcmp(end, "h"))
+        unit = 3600000;
+    else if (!strcmp(end, "d"))
+        unit = 86400000;
+    else
+        return -1;
+    return (int64_t)(v * (double)unit);
+}

@@ -26,30 +26,6 @@ static void on_stop(int sig)
     signal(sig, SIG_DFL); /* a second signal stops at once: what was sent is sent again next time */
 }
 
-/* "90s", "5m", "2h", "1d", "250ms" or plain seconds; -1 when malformed. */
-static int64_t parse_duration(const char *s)
-{
-    char *end;
-    double v;
-    int64_t unit;
-    errno = 0;
-    v = strtod(s, &end);
-    if (end == s || errno || v < 0 || v > 1e9)
-        return -1;
-    if (!strcmp(end, "ms"))
-        unit = 1;
-    else if (!strcmp(end, "s") || !*end)
-        unit = 1000;
-    else if (!strcmp(end, "m"))
-        unit = 60000;
-    else if (!strcmp(end, "h"))
-        unit = 3600000;
-    else if (!strcmp(end, "d"))
-        unit = 86400000;
-    else
-        return -1;
-    return (int64_t)(v * (double)unit);
-}
 
 /* --follow logs every batch; --once (and -q) only what went wrong. */
 static void log_cb(void *ud, const char *level, const char *event, const char *fields, const char *msg)
@@ -129,7 +105,7 @@ int cmd_publish(cli *c, int argc, char **argv)
         return cmd_usage("publish", "--once and --follow exclude each other");
     if (for_text && !follow)
         return cmd_usage("publish", "--for goes with --follow");
-    if (for_text && (o.for_ms = parse_duration(for_text)) <= 0)
+    if (for_text && (o.for_ms = cmd_parse_duration(for_text)) <= 0)
         return cmd_usage("publish", "--for \"%s\": give a duration such as 90s, 5m or 2h", for_text);
     if (log_text && strcmp(log_text, "json") != 0 && strcmp(log_text, "text") != 0)
         return cmd_usage("publish", "--log \"%s\": json or text", log_text);

@@ -11,28 +11,6 @@
 #include "engine/log.h"
 #include "io/sign.h"
 
-/* "90s", "5m", "2h", "1d" or plain seconds; -1 when malformed. */
-static int64_t parse_for(const char *s)
-{
-    char *end;
-    double v = strtod(s, &end);
-    int64_t unit = 1000;
-    if (end == s || v < 0)
-        return -1;
-    if (!strcmp(end, "ms"))
-        unit = 1;
-    else if (!strcmp(end, "s") || !*end)
-        unit = 1000;
-    else if (!strcmp(end, "m"))
-        unit = 60000;
-    else if (!strcmp(end, "h"))
-        unit = 3600000;
-    else if (!strcmp(end, "d"))
-        unit = 86400000;
-    else
-        return -1;
-    return (int64_t)(v * (double)unit);
-}
 
 int cmd_run(cli *c, int argc, char **argv)
 {
@@ -53,7 +31,7 @@ int cmd_run(cli *c, int argc, char **argv)
         return cmd_usage("run", "--for and --log need a value");
     if (n > 1)
         return cmd_usage("run", "unexpected argument \"%s\"", argv[1]);
-    if (for_text && (o.run_for_ms = parse_for(for_text)) <= 0)
+    if (for_text && (o.run_for_ms = cmd_parse_duration(for_text)) <= 0)
         return cmd_usage("run", "--for \"%s\": give a duration such as 90s, 5m or 2h", for_text);
     if (log_text && strcmp(log_text, "json") != 0 && strcmp(log_text, "text") != 0)
         return cmd_usage("run", "--log \"%s\": json or text", log_text);

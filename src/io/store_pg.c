@@ -144,6 +144,18 @@ static cust_code fp_err(pg_store *s, struct err *e, const char *name)
 }
 #define FAILPOINT(s, e, name) (CUST_FAILPOINT(name) ? fp_err((s), (e), (name)) : CUST_OK)
 
+/* libpq's multi-line message as one line: trailing blanks cut, newlines
+ * and tabs made spaces. */
+static void one_line(char *msg)
+{
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    for (char *p = msg; *p; p++)
+        if (*p == '\n' || *p == '\t')
+            *p = ' ';
+}
+
 /* The server's message, one line, with what to do for the usual causes. */
 static cust_code pg_fail(pg_store *s, PGresult *r, struct err *e, const char *what)
 {
@@ -151,14 +163,8 @@ static cust_code pg_fail(pg_store *s, PGresult *r, struct err *e, const char *wh
     const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(s->c);
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     const char *hint = "";
-    size_t n;
     snprintf(msg, sizeof msg, "%s", m && *m ? m : "no answer from the server");
-    n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-        msg[--n] = '\0';
-    for (char *p = msg; *p; p++)
-        if (*p == '\n' || *p == '\t')
-            *p = ' ';
+    one_line(msg);
     if (PQstatus(s->c) != CONNECTION_OK)
         hint = "; the connection to PostgreSQL was lost: the open transaction was rolled back, rerun";
     else if (state && !strncmp(state, "53", 2))
@@ -234,6 +240,23 @@ static void pend_free(struct pend *p)
 {
     for (int i = 0; i < 7; i++)
         free(p->f[i]);
+}
+
+/* Queue p (its strings now owned by the queue); on failure p is freed. */
+static cust_code pend_push(pg_store *s, struct pend *p, struct err *e)
+{
+    if (s->nq == s->capq) {
+        size_t cap = s->capq ? s->capq * 2 : 64;
+        struct pend *nq = realloc(s->q, cap * sizeof *nq);
+        if (!nq) {
+            pend_free(p);
+            return err_set(e, CUST_ENOMEM, "out of memory");
+        }
+        s->q = nq;
+        s->capq = cap;
+    }
+    s->q[s->nq++] = *p;
+    return CUST_OK;
 }
 
 static void pend_cut(pg_store *s, size_t to)
@@ -409,14 +432,8 @@ static cust_code pg_open(const char *location, unsigned flags, store **out, stru
     }
     if (PQstatus(s->c) != CONNECTION_OK) {
         char msg[512];
-        size_t n;
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->c));
-        n = strlen(msg);
-        while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-            msg[--n] = '\0';
-        for (char *p = msg; *p; p++)
-            if (*p == '\n' || *p == '\t')
-                *p = ' ';
+        one_line(msg);
         rc = err_set(e, CUST_ESTORE,
                      "store postgresql: cannot connect: %s; check the store: URI in the config (or PGHOST, "
                      "PGPORT, PGUSER, PGPASSWORD, PGDATABASE) and that the server is up",
@@ -862,14 +879,6 @@ static cust_code pg_audit_append(store *base, const store_audit *a, int64_t *seq
         return err_set(e, CUST_ESTORE, "the audit frontier is damaged: run custody audit verify");
     if (!s->in_tx)
         return err_set(e, CUST_ESTORE, "store %s: internal: an audit entry outside a transaction", s->where);
-    if (s->nq == s->capq) {
-        size_t cap = s->capq ? s->capq * 2 : 64;
-        struct pend *nq = realloc(s->q, cap * sizeof *nq);
-        if (!nq)
-            return err_set(e, CUST_ENOMEM, "out of memory");
-        s->q = nq;
-        s->capq = cap;
-    }
     p.f[0] = xstrdup(a->time);
     p.f[1] = xstrdup(a->actor);
     p.f[2] = xstrdup(a->action);
@@ -882,7 +891,8 @@ static cust_code pg_audit_append(store *base, const store_audit *a, int64_t *seq
             pend_free(&p);
             return err_set(e, CUST_ENOMEM, "out of memory");
         }
-    s->q[s->nq++] = p;
+    if (pend_push(s, &p, e))
+        return CUST_ENOMEM;
     if (seq)
         *seq = 0; /* numbered at commit */
     return CUST_OK;
@@ -934,17 +944,10 @@ static cust_code pg_checkpoint(store *base, const char *time, const struct sign_
         return err_set(e, CUST_ESTORE, "the audit frontier is damaged: run custody audit verify");
     if (s->in_sp) {
         struct pend p = {{0}, 1, key};
-        if (s->nq == s->capq) {
-            size_t cap = s->capq ? s->capq * 2 : 64;
-            struct pend *nq = realloc(s->q, cap * sizeof *nq);
-            if (!nq)
-                return err_set(e, CUST_ENOMEM, "out of memory");
-            s->q = nq;
-            s->capq = cap;
-        }
         if (!(p.f[0] = strdup(time)))
             return err_set(e, CUST_ENOMEM, "out of memory");
-        s->q[s->nq++] = p;
+        if (pend_push(s, &p, e))
+            return CUST_ENOMEM;
         *tree_size = 0;
         root_hex[0] = '\0';
         return CUST_OK;
